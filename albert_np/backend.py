@@ -1,0 +1,193 @@
+"""The one module that knows which array library runs the math.
+
+Everything else in albert_np gets an array namespace `xp` from a `Backend` and only uses the names that
+NumPy 2, CuPy and the Python Array API standard share (`xp.matmul`, `xp.exp`, `xp.permute_dims`, ...).
+The few things the standard lacks live here: moving arrays to and from the device, `erf`, scatter-add
+(for embedding gradients) and random numbers (for dropout).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_DTYPES = ("float32", "float64")
+
+
+class Backend:
+    """An Array-API namespace `xp`, the device arrays live on, and the extras the standard lacks."""
+
+    def __init__(self, xp, name: str, device=None, seed: int | None = None):
+        self.xp = xp
+        self.name = name
+        self.device = device
+        self._rng = np.random.default_rng(seed)
+
+    def __repr__(self):
+        return f"Backend({self.name!r}, device={self.device!r})"
+
+    # ---- dtypes and moving data --------------------------------------------------------------------
+
+    def dtype(self, name: str):
+        """The namespace's floating dtype called `name` ("float32" or "float64")."""
+        if name not in _DTYPES:
+            raise ValueError(f"dtype must be one of {_DTYPES}, got {name!r}")
+        return getattr(self.xp, name)
+
+    def asarray(self, x, dtype=None):
+        """Put host data (NumPy array, list, scalar) or an array of this namespace on the backend's device."""
+        if self.device is None:
+            return self.xp.asarray(x, dtype=dtype)
+        return self.xp.asarray(x, dtype=dtype, device=self.device)
+
+    def is_array(self, x) -> bool:
+        """True when `x` already belongs to this backend's namespace (so no host copy is needed)."""
+        if self.name == "numpy":
+            return isinstance(x, np.ndarray)
+        return type(x).__module__.split(".")[0] == self.xp.__name__.split(".")[0] and hasattr(x, "shape")
+
+    def to_numpy(self, x):
+        """A NumPy copy of `x` on the host, from any backend (None passes through)."""
+        if x is None or isinstance(x, np.ndarray):
+            return x
+        if self.name == "cupy":
+            return x.get()
+        if self.name == "numpy":
+            return np.asarray(x)
+        # A generic Array-API array: move it to the namespace's CPU device first, then read its buffer.
+        cpu = _cpu_device(self.xp)
+        if cpu is not None and getattr(x, "device", cpu) != cpu:
+            x = x.to_device(cpu)
+        return np.asarray(x)
+
+    def zeros(self, shape, dtype):
+        if self.device is None:
+            return self.xp.zeros(shape, dtype=dtype)
+        return self.xp.zeros(shape, dtype=dtype, device=self.device)
+
+    def arange(self, n: int):
+        if self.device is None:
+            return self.xp.arange(n)
+        return self.xp.arange(n, device=self.device)
+
+    # ---- what the standard lacks -------------------------------------------------------------------
+
+    def erf(self, x):
+        """The error function, elementwise (needed by the exact `gelu`)."""
+        if self.name == "cupy":
+            import cupyx.scipy.special
+
+            return cupyx.scipy.special.erf(x)
+        return _erf_series(self.xp, x)
+
+    def index_add(self, target, index, values):
+        """target[index[i]] += values[i] for every i, accumulating repeated indices (embedding backward).
+
+        target: [V, E], index: [N] integers, values: [N, E]. Updates `target` in place and returns it.
+        """
+        if self.name == "numpy":
+            np.add.at(target, index, values)
+            return target
+        if self.name == "cupy":
+            import cupyx
+
+            cupyx.scatter_add(target, index, values)
+            return target
+        # The standard has no scatter: build a one-hot [N, V] matrix and let a matmul do the sums.
+        xp = self.xp
+        vocab = self.arange(target.shape[0])
+        one_hot = xp.astype(index[:, None] == vocab[None, :], values.dtype)
+        target += xp.matmul(xp.permute_dims(one_hot, (1, 0)), values)
+        return target
+
+    def seed(self, seed: int):
+        """Reseed the generator behind dropout masks and weight initialisation."""
+        self._rng = np.random.default_rng(seed)
+
+    def uniform(self, shape, dtype):
+        """Uniform [0, 1) samples of `shape` on the device (dropout masks)."""
+        return self.asarray(self._rng.random(shape), dtype=dtype)
+
+    def normal(self, shape, std: float, dtype):
+        """Normal(0, std) samples on the device (weight initialisation of missing heads)."""
+        return self.asarray(self._rng.normal(0.0, std, size=shape), dtype=dtype)
+
+
+def _cpu_device(xp):
+    """The CPU device of a generic namespace, if it names one (array_api_strict does)."""
+    device_cls = getattr(xp, "Device", None)
+    if device_cls is None:
+        return None
+    try:
+        return device_cls("CPU_DEVICE")
+    except Exception:
+        return None
+
+
+def _erf_series(xp, x):
+    """erf(x) to ~1e-16 from array operations alone, so it runs on any Array-API namespace.
+
+    |x| < 2: erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n x (2x^2)^n / (1*3*...*(2n+1)), all terms positive,
+    so nothing cancels. |x| >= 2: erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
+    a continued fraction evaluated from the bottom up. Both branches run on clipped copies, then `where`
+    picks; for |x| > 6 erf is +-1 in double precision.
+    """
+    a = xp.abs(x)
+    s = xp.minimum(a, 2.0)
+    term = s
+    total = s
+    two_s2 = 2.0 * s * s
+    for n in range(1, 48):
+        term = term * two_s2 / (2 * n + 1)
+        total = total + term
+    small = (2.0 / math.sqrt(math.pi)) * xp.exp(-s * s) * total
+
+    b = xp.clip(a, 2.0, 6.0)
+    f = b
+    for k in range(60, 0, -1):
+        f = b + (k / 2.0) / f
+    large = 1.0 - xp.exp(-b * b) / (math.sqrt(math.pi) * f)
+
+    value = xp.where(a < 2.0, small, large)
+    return xp.where(x < 0, -value, value)
+
+
+def to_numpy(x):
+    """A NumPy copy of an array from NumPy, CuPy or any Array-API namespace (None passes through)."""
+    if x is None or isinstance(x, np.ndarray):
+        return x
+    if type(x).__module__.split(".")[0] == "cupy":
+        return x.get()
+    if hasattr(x, "__array_namespace__") and hasattr(x, "to_device"):
+        cpu = _cpu_device(x.__array_namespace__())
+        if cpu is not None and x.device != cpu:
+            x = x.to_device(cpu)
+    return np.asarray(x)
+
+
+def get_backend(backend="numpy", device=None, seed: int | None = None) -> Backend:
+    """Resolve "numpy", "cupy", an Array-API namespace module, or a Backend into a Backend."""
+    if isinstance(backend, Backend):
+        return backend
+    if backend == "numpy" or backend is np:
+        if int(np.__version__.split(".")[0]) < 2:
+            raise ImportError(f"albert_np needs NumPy >= 2 (the Array-API names); found {np.__version__}")
+        return Backend(np, "numpy", device, seed)
+    if backend == "cupy" or getattr(backend, "__name__", "") == "cupy":
+        try:
+            import cupy
+        except ImportError as e:
+            raise ImportError(
+                "backend='cupy' needs CuPy and a CUDA GPU: install it with `pip install 'albert_np[cupy]'` "
+                "(or the cupy-cudaXXx wheel matching your CUDA), or use backend='numpy'."
+            ) from e
+        return Backend(cupy, "cupy", device, seed)
+    if isinstance(backend, str):
+        raise ValueError(
+            f"unknown backend {backend!r}: use 'numpy', 'cupy', or pass an Array-API namespace module "
+            "(e.g. array_api_strict)"
+        )
+    if not hasattr(backend, "matmul") or not hasattr(backend, "asarray"):
+        raise TypeError(f"backend must be 'numpy', 'cupy' or an Array-API namespace, got {backend!r}")
+    return Backend(backend, backend.__name__, device, seed)

@@ -1,0 +1,173 @@
+"""AlbertConfig: every field transformers' AlbertConfig has, with the same defaults, read from and written to config.json."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+from .io_utils import atomic_write_text
+
+# The ALBERT-specific fields and defaults, as in transformers' configuration_albert.py (albert-xxlarge-v2 shapes).
+ALBERT_DEFAULTS = {
+    "vocab_size": 30000,
+    "embedding_size": 128,
+    "hidden_size": 4096,
+    "num_hidden_layers": 12,
+    "num_hidden_groups": 1,
+    "num_attention_heads": 64,
+    "intermediate_size": 16384,
+    "inner_group_num": 1,
+    "hidden_act": "gelu_new",
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "initializer_range": 0.02,
+    "layer_norm_eps": 1e-12,
+    "classifier_dropout_prob": 0.1,
+    "pad_token_id": 0,
+    "bos_token_id": 2,
+    "eos_token_id": 3,
+    "tie_word_embeddings": True,
+}
+
+# Fields every transformers config has (PreTrainedConfig) that change what an ALBERT model does or returns.
+COMMON_DEFAULTS = {
+    "problem_type": None,
+    "output_hidden_states": False,
+    "output_attentions": False,
+    "return_dict": True,
+    "chunk_size_feed_forward": 0,
+    "architectures": None,
+}
+
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+CONFIG_NAME = "config.json"
+
+
+class AlbertConfig:
+    """ALBERT's hyper-parameters; unknown keys from a config.json are kept and written back unchanged."""
+
+    model_type = "albert"
+
+    def __init__(self, **kwargs):
+        num_labels = kwargs.pop("num_labels", None)
+        id2label = kwargs.pop("id2label", None)
+        label2id = kwargs.pop("label2id", None)
+        for key, default in {**ALBERT_DEFAULTS, **COMMON_DEFAULTS}.items():
+            setattr(self, key, copy.deepcopy(kwargs.pop(key, default)))
+        kwargs.pop("model_type", None)
+        # Everything else (dtype, transformers_version, task-specific keys, ...) is carried along as-is.
+        self._extra = kwargs
+
+        # Labels follow transformers: id2label is the source of truth, num_labels derives it (default 2).
+        if id2label is not None:
+            self.id2label = {int(k): v for k, v in id2label.items()}
+        else:
+            self.id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}
+        if num_labels is not None and num_labels != len(self.id2label):
+            self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+        self.label2id = dict(label2id) if label2id is not None else {v: k for k, v in self.id2label.items()}
+        self.validate()
+
+    # ---- labels ------------------------------------------------------------------------------------
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label)
+
+    @num_labels.setter
+    def num_labels(self, n: int):
+        if n != self.num_labels:
+            self.id2label = {i: f"LABEL_{i}" for i in range(n)}
+            self.label2id = {v: k for k, v in self.id2label.items()}
+
+    # ---- checks ------------------------------------------------------------------------------------
+
+    def validate(self):
+        """Fail early, with the field's name, on a config no ALBERT model can be built from."""
+        positive = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
+                    "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
+                    "type_vocab_size")
+        for key in positive:
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"AlbertConfig.{key} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(
+                f"AlbertConfig.hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                f"({self.num_attention_heads}): each head gets hidden_size / num_attention_heads features"
+            )
+        if self.num_hidden_groups > self.num_hidden_layers:
+            raise ValueError(
+                f"AlbertConfig.num_hidden_groups ({self.num_hidden_groups}) cannot exceed num_hidden_layers "
+                f"({self.num_hidden_layers}): some groups would never run"
+            )
+        for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout_prob"):
+            value = getattr(self, key)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ValueError(f"AlbertConfig.{key} must be in [0, 1), got {value!r}")
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"AlbertConfig.problem_type must be None or one of {PROBLEM_TYPES}, got {self.problem_type!r}")
+
+    # ---- (de)serialisation -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """All fields, as transformers writes them into config.json."""
+        out = {key: copy.deepcopy(getattr(self, key)) for key in ALBERT_DEFAULTS}
+        for key, default in COMMON_DEFAULTS.items():
+            value = getattr(self, key)
+            if value != default:
+                out[key] = copy.deepcopy(value)
+        if self.num_labels != 2 or any(v != f"LABEL_{k}" for k, v in self.id2label.items()):
+            out["id2label"] = {str(k): v for k, v in self.id2label.items()}
+            out["label2id"] = dict(self.label2id)
+        out.update(copy.deepcopy(self._extra))
+        out["model_type"] = self.model_type
+        return dict(sorted(out.items()))
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AlbertConfig":
+        model_type = d.get("model_type", "albert")
+        if model_type != "albert":
+            raise ValueError(f"this config.json describes a {model_type!r} model, not 'albert'")
+        return cls(**d)
+
+    @classmethod
+    def from_json_file(cls, path) -> "AlbertConfig":
+        try:
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); re-download or re-save the config") from e
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_pretrained(cls, path, **overrides) -> "AlbertConfig":
+        """Read `path/config.json` (or `path` itself when it is a file); keyword arguments override fields."""
+        path = os.fspath(path)
+        file = os.path.join(path, CONFIG_NAME) if os.path.isdir(path) else path
+        if not os.path.isfile(file):
+            raise FileNotFoundError(
+                f"no {CONFIG_NAME} at {path!r}: albert_np loads local directories only (no hub downloads); "
+                "point it at a folder written by save_pretrained"
+            )
+        d = cls.from_json_file(file).to_dict()
+        d.update(overrides)
+        return cls.from_dict(d)
+
+    def save_pretrained(self, path):
+        """Write `path/config.json` atomically."""
+        os.makedirs(path, exist_ok=True)
+        atomic_write_text(os.path.join(path, CONFIG_NAME), self.to_json_string())
+
+    def __eq__(self, other):
+        return isinstance(other, AlbertConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self):
+        return f"AlbertConfig {self.to_json_string()}"

@@ -1,0 +1,280 @@
+"""Every operation ALBERT is made of, each a forward function and its backward side by side.
+
+A forward returns its output and a small tuple `cache` holding what the backward needs; the backward takes the
+gradient of the loss with respect to the output and returns the gradients with respect to the inputs and weights.
+Weights follow torch's layout (`Linear.weight` is [out, in]) so they are the checkpoint's arrays unchanged.
+Activations are kept 2-D, [N, features] with N = batch * sequence, so every linear layer is one GEMM.
+Only Array-API names of the namespace `xp` are used; `bk` is the Backend for the few extras (erf, scatter-add).
+"""
+
+from __future__ import annotations
+
+import math
+
+# ---- linear ----------------------------------------------------------------------------------------
+
+
+def linear_forward(xp, x, w, b):
+    # [N, I] -> [N, O];  y = x W^T + b  (w: [O, I], b: [O])
+    y = xp.matmul(x, w.T)
+    if b is not None:
+        y += b
+    return y, (x, w)
+
+
+def linear_backward(xp, dy, cache):
+    # dx = dy W;  dW = dy^T x;  db = sum_n dy
+    x, w = cache
+    dx = xp.matmul(dy, w)
+    dw = xp.matmul(dy.T, x)
+    db = xp.sum(dy, axis=0)
+    return dx, dw, db
+
+
+# ---- LayerNorm --------------------------------------------------------------------------------------
+
+
+def layernorm_forward(xp, x, w, b, eps):
+    # [N, D] -> [N, D];  y = (x - mean) / sqrt(var + eps) * w + b, statistics over the last axis
+    mean = xp.mean(x, axis=-1, keepdims=True)
+    xc = x - mean
+    var = xp.mean(xc * xc, axis=-1, keepdims=True)
+    rstd = 1.0 / xp.sqrt(var + eps)
+    xhat = xc * rstd
+    y = xhat * w
+    y += b
+    return y, (xhat, rstd, w)
+
+
+def layernorm_backward(xp, dy, cache):
+    # dw = sum_n dy * xhat;  db = sum_n dy.  With g = dy * w, the input gradient has three terms because x
+    # reaches xhat directly, through the mean, and through the variance:
+    #   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+    xhat, rstd, w = cache
+    dw = xp.sum(dy * xhat, axis=0)
+    db = xp.sum(dy, axis=0)
+    g = dy * w
+    dx = g - xp.mean(g, axis=-1, keepdims=True)
+    dx -= xhat * xp.mean(g * xhat, axis=-1, keepdims=True)
+    dx *= rstd
+    return dx, dw, db
+
+
+# ---- embeddings -------------------------------------------------------------------------------------
+
+
+def embedding_forward(xp, ids, table):
+    # ids [N] -> [N, E];  row lookup
+    return xp.take(table, ids, axis=0), (ids, table.shape)
+
+
+def embedding_backward(xp, bk, dy, cache, padding_idx=None):
+    # dTable[v] = sum of dy over the positions whose id is v (a scatter-add; repeated ids accumulate).
+    # Like torch's nn.Embedding(padding_idx=...), the padding row gets no gradient from the lookup.
+    ids, shape = cache
+    if padding_idx is not None:
+        dy = xp.where((ids == padding_idx)[:, None], 0.0, dy)
+    dtable = bk.zeros(shape, dy.dtype)
+    return bk.index_add(dtable, ids, dy)
+
+
+# ---- dropout ----------------------------------------------------------------------------------------
+
+
+def dropout_forward(xp, bk, x, p, training):
+    # y = x * mask / (1 - p) with mask ~ Bernoulli(1 - p); identity when not training or p == 0
+    if not training or not p:
+        return x, None
+    keep = xp.astype(bk.uniform(x.shape, x.dtype) >= p, x.dtype) / (1.0 - p)
+    return x * keep, keep
+
+
+def dropout_backward(xp, dy, keep):
+    # the same mask, reused: dx = dy * mask / (1 - p)
+    return dy if keep is None else dy * keep
+
+
+# ---- activations ------------------------------------------------------------------------------------
+# Each returns (y, cache); each backward returns dx = dy * f'(x).
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_FAST_GELU_C = 0.7978845608  # transformers' FastGELUActivation uses this rounded constant, so we do too
+
+
+def gelu_new_forward(xp, bk, x):
+    # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    t = x * x
+    t *= 0.044715
+    t += 1.0
+    t *= x
+    t *= _SQRT_2_OVER_PI
+    th = xp.tanh(t)
+    y = th + 1.0
+    y *= x
+    y *= 0.5
+    return y, (x, th)
+
+
+def gelu_new_backward(xp, dy, cache):
+    # dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+    x, th = cache
+    inner = x * x
+    inner *= 3 * 0.044715
+    inner += 1.0
+    inner *= _SQRT_2_OVER_PI
+    sech2 = 1.0 - th * th
+    d = x * sech2
+    d *= inner
+    d += th
+    d += 1.0
+    d *= 0.5
+    return dy * d
+
+
+def gelu_fast_forward(xp, bk, x):
+    # y = 0.5 x (1 + tanh(0.7978845608 x (1 + 0.044715 x^2)))
+    th = xp.tanh(x * _FAST_GELU_C * (1.0 + 0.044715 * x * x))
+    return 0.5 * x * (1.0 + th), (x, th)
+
+
+def gelu_fast_backward(xp, dy, cache):
+    # dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) * 0.7978845608 (1 + 3 * 0.044715 x^2)
+    x, th = cache
+    d = 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _FAST_GELU_C * (1.0 + 3 * 0.044715 * x * x)
+    return dy * d
+
+
+def gelu_forward(xp, bk, x):
+    # exact GELU (ALBERT v1): y = x Phi(x) = 0.5 x (1 + erf(x / sqrt(2)))
+    cdf = 0.5 * (1.0 + bk.erf(x * (1.0 / math.sqrt(2.0))))
+    return x * cdf, (x, cdf)
+
+
+def gelu_backward(xp, dy, cache):
+    # dy/dx = Phi(x) + x phi(x), phi the standard normal density
+    x, cdf = cache
+    pdf = xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+    return dy * (cdf + x * pdf)
+
+
+def relu_forward(xp, bk, x):
+    # y = max(x, 0)
+    return xp.maximum(x, 0.0), (x,)
+
+
+def relu_backward(xp, dy, cache):
+    # dy/dx = 1 where x > 0, else 0 (torch's convention at 0)
+    (x,) = cache
+    return xp.where(x > 0, dy, 0.0)
+
+
+def sigmoid(xp, x):
+    # 1 / (1 + e^-x), written so neither branch overflows
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def silu_forward(xp, bk, x):
+    # SiLU / swish: y = x sigmoid(x)
+    s = sigmoid(xp, x)
+    return x * s, (x, s)
+
+
+def silu_backward(xp, dy, cache):
+    # dy/dx = s + x s (1 - s)
+    x, s = cache
+    return dy * (s * (1.0 + x * (1.0 - s)))
+
+
+def tanh_forward(xp, bk, x):
+    # y = tanh(x)
+    y = xp.tanh(x)
+    return y, (y,)
+
+
+def tanh_backward(xp, dy, cache):
+    # dy/dx = 1 - y^2
+    (y,) = cache
+    return dy * (1.0 - y * y)
+
+
+ACTIVATIONS = {
+    "gelu_new": (gelu_new_forward, gelu_new_backward),
+    "gelu_pytorch_tanh": (gelu_new_forward, gelu_new_backward),  # the same tanh formula, fused in torch
+    "gelu_fast": (gelu_fast_forward, gelu_fast_backward),
+    "gelu": (gelu_forward, gelu_backward),
+    "relu": (relu_forward, relu_backward),
+    "silu": (silu_forward, silu_backward),
+    "swish": (silu_forward, silu_backward),
+    "tanh": (tanh_forward, tanh_backward),
+}
+
+
+def get_activation(name):
+    """The (forward, backward) pair for a config's `hidden_act`, or a clear error naming the choices."""
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"hidden_act {name!r} is not supported by albert_np; use one of {sorted(ACTIVATIONS)} "
+            "(every activation of a published ALBERT config is among them)"
+        )
+    return ACTIVATIONS[name]
+
+
+# ---- softmax ----------------------------------------------------------------------------------------
+
+
+def softmax_forward(xp, x):
+    # [..., K] -> [..., K];  exp(x - max) / sum exp(x - max), the max subtracted so exp cannot overflow
+    e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
+    e /= xp.sum(e, axis=-1, keepdims=True)
+    return e
+
+
+def softmax_backward(xp, dp, p):
+    # dx = p * (dp - sum(dp * p)), the Jacobian diag(p) - p p^T applied to dp
+    return p * (dp - xp.sum(dp * p, axis=-1, keepdims=True))
+
+
+# ---- self-attention ---------------------------------------------------------------------------------
+
+
+def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_drop, training):
+    """Multi-head scaled dot-product self-attention up to (not including) the output projection.
+
+    x: [N, H] with N = batch * seq; w_qkv: [3H, H] (query, key, value weights stacked, so one GEMM makes all
+    three); mask_add: [B, 1, 1, S], 0 where a key may be attended and the dtype's most negative number where it
+    is padding. Returns the context [N, H], the attention probabilities [B, heads, S, S], and the cache.
+    """
+    hidden = x.shape[1]
+    d = hidden // heads
+    qkv, qkv_cache = linear_forward(xp, x, w_qkv, b_qkv)                          # [N, 3H]
+    qkv = xp.permute_dims(xp.reshape(qkv, (batch, seq, 3, heads, d)), (2, 0, 3, 1, 4))  # [3, B, h, S, d]
+    q, k, v = qkv[0, ...], qkv[1, ...], qkv[2, ...]
+    scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                       # [B, h, S, S]
+    scores *= 1.0 / math.sqrt(d)
+    # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while
+    # keeping every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN).
+    scores += mask_add
+    probs = softmax_forward(xp, scores)
+    probs_dropped, keep = dropout_forward(xp, bk, probs, p_drop, training)
+    ctx = xp.matmul(probs_dropped, v)                                             # [B, h, S, d]
+    ctx = xp.reshape(xp.permute_dims(ctx, (0, 2, 1, 3)), (batch * seq, hidden))   # [N, H]
+    return ctx, probs, (qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads)
+
+
+def attention_backward(xp, dctx, cache):
+    # Backward of ctx = dropout(softmax(q k^T / sqrt(d) + mask)) v, then of the fused q/k/v projection.
+    qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads = cache
+    hidden = dctx.shape[1]
+    d = hidden // heads
+    dctx = xp.permute_dims(xp.reshape(dctx, (batch, seq, heads, d)), (0, 2, 1, 3))  # [B, h, S, d]
+    dprobs = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))                      # d(probs_dropped)
+    dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
+    dprobs = dropout_backward(xp, dprobs, keep)
+    dscores = softmax_backward(xp, dprobs, probs)                                   # the mask is a constant
+    dscores *= 1.0 / math.sqrt(d)
+    dq = xp.matmul(dscores, k)
+    dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
+    dqkv = xp.stack((dq, dk, dv), axis=0)                                           # [3, B, h, S, d]
+    dqkv = xp.reshape(xp.permute_dims(dqkv, (1, 3, 0, 2, 4)), (batch * seq, 3 * hidden))
+    return linear_backward(xp, dqkv, qkv_cache)                                     # dx, dW_qkv, db_qkv

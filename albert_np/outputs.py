@@ -1,0 +1,57 @@
+"""Model outputs with transformers' names: read them as attributes (`out.logits`) or keys (`out["logits"]`)."""
+
+from __future__ import annotations
+
+
+class ModelOutput(dict):
+    """A dict of the fields that are set; an unset field reads as None through its attribute, as in transformers."""
+
+    fields: tuple = ()
+
+    def __init__(self, **values):
+        unknown = set(values) - set(self.fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
+        super().__init__((k, values[k]) for k in self.fields if values.get(k) is not None)
+
+    def __getattr__(self, name):
+        if name in type(self).fields:
+            return self.get(name)
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}; it has {list(type(self).fields)}")
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)):
+            return self.to_tuple()[key]
+        return super().__getitem__(key)
+
+    def to_tuple(self) -> tuple:
+        """The set fields in declaration order, like transformers' `return_dict=False`."""
+        return tuple(self[k] for k in self.fields if k in self)
+
+
+class BaseModelOutputWithPooling(ModelOutput):
+    fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
+
+
+class AlbertForPreTrainingOutput(ModelOutput):
+    fields = ("loss", "prediction_logits", "sop_logits", "hidden_states", "attentions")
+
+
+class MaskedLMOutput(ModelOutput):
+    fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class SequenceClassifierOutput(ModelOutput):
+    fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class TokenClassifierOutput(ModelOutput):
+    fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class MultipleChoiceModelOutput(ModelOutput):
+    fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class QuestionAnsweringModelOutput(ModelOutput):
+    fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
