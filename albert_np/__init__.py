@@ -3,6 +3,7 @@
 from .backend import Backend, get_backend, to_numpy
 from .checkpoint import CheckpointError
 from .config import AlbertConfig
+from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
 from .modeling import (
     ALL_MODEL_CLASSES,
     AlbertForMaskedLM,
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALL_MODEL_CLASSES",
+    "AdamW",
     "AlbertConfig",
     "AlbertForMaskedLM",
     "AlbertForMultipleChoice",
@@ -31,5 +33,8 @@ __all__ = [
     "Backend",
     "CheckpointError",
     "get_backend",
+    "clip_grad_norm",
+    "global_norm",
+    "linear_schedule",
     "to_numpy",
 ]

@@ -1,0 +1,96 @@
+"""AdamW with torch.optim.AdamW's exact update, a linear warmup/decay schedule, and global-norm gradient clipping.
+
+The optimizer updates the model's own arrays in place, so `model.params` is always the current model.
+Arrays bring their namespace with them (`x.__array_namespace__()`), so this works on every backend.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class AdamW:
+    """Adam with decoupled weight decay (Loshchilov & Hutter), step for step as torch.optim.AdamW.
+
+    For each weight p with gradient g, at step t:
+        p <- p * (1 - lr * weight_decay)                       (decay first, independent of the gradient)
+        m <- m + (1 - beta1) (g - m);  v <- beta2 v + (1 - beta2) g^2
+        p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    `no_decay` lists name fragments (e.g. ("bias", "LayerNorm")) exempt from weight decay; torch's default,
+    and ours, decays every weight.
+    """
+
+    def __init__(self, params: dict, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, no_decay=()):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"invalid AdamW settings lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        self.params = params
+        self.lr = lr
+        self.betas = tuple(betas)
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.no_decay = tuple(no_decay)
+        self.t = 0
+        self.m = {}
+        self.v = {}
+
+    def step(self, grads: dict):
+        """Apply one update from `grads` ({name: gradient}); names without a gradient are left alone."""
+        unknown = [k for k in grads if k not in self.params and k != "inputs_embeds"]
+        if unknown:
+            raise KeyError(f"gradients for unknown weights {unknown[:3]}; pass the dict model.backward() returned")
+        self.t += 1
+        b1, b2 = self.betas
+        bias1 = 1.0 - b1 ** self.t
+        bias2_sqrt = math.sqrt(1.0 - b2 ** self.t)
+        step_size = self.lr / bias1
+        for name, p in self.params.items():
+            g = grads.get(name)
+            if g is None:
+                continue
+            xp = p.__array_namespace__()
+            if name not in self.m:
+                self.m[name] = xp.zeros_like(p)
+                self.v[name] = xp.zeros_like(p)
+            if self.weight_decay and not any(f in name for f in self.no_decay):
+                p *= 1.0 - self.lr * self.weight_decay
+            m, v = self.m[name], self.v[name]
+            m += (1.0 - b1) * (g - m)
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            denom = xp.sqrt(v) / bias2_sqrt + self.eps
+            p -= step_size * (m / denom)
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "lr": self.lr, "m": dict(self.m), "v": dict(self.v)}
+
+
+def linear_schedule(step: int, warmup_steps: int, total_steps: int) -> float:
+    """The learning-rate factor of transformers' get_linear_schedule_with_warmup: 0 -> 1 over warmup, then -> 0."""
+    if step < warmup_steps:
+        return step / max(1, warmup_steps)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def global_norm(grads: dict) -> float:
+    """sqrt of the sum of every squared gradient entry (the norm clipping looks at)."""
+    total = 0.0
+    for name, g in grads.items():
+        if name == "inputs_embeds":
+            continue
+        xp = g.__array_namespace__()
+        total += float(xp.sum(g * g))
+    return math.sqrt(total)
+
+
+def clip_grad_norm(grads: dict, max_norm: float) -> float:
+    """Scale all gradients in place so their global norm is at most max_norm (torch.nn.utils.clip_grad_norm_).
+
+    Returns the norm before clipping, which is also what a training loop logs and checks for NaN/inf.
+    """
+    norm = global_norm(grads)
+    coef = max_norm / (norm + 1e-6)
+    if coef < 1.0:
+        for name, g in grads.items():
+            if name != "inputs_embeds":
+                g *= coef
+    return norm
