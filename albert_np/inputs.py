@@ -31,15 +31,16 @@ def to_host(bk, x, name):
         return None
     if bk.is_array(x):
         return bk.to_numpy(x)
+    ragged = ValueError(
+        f"{name} is ragged (rows of different lengths); pad every sequence to the same length, e.g. with the "
+        "tokenizer's padding=True, and pass attention_mask"
+    )
     try:
         arr = np.asarray(x)
     except ValueError as e:
-        raise ValueError(f"{name} could not be made an array ({e}); pad every sequence to the same length") from e
+        raise ragged from e
     if arr.dtype == object:
-        raise ValueError(
-            f"{name} is ragged (rows of different lengths); pad every sequence to the same length, e.g. with the "
-            "tokenizer's padding=True, and pass attention_mask"
-        )
+        raise ragged
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     return arr
