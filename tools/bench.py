@@ -1,0 +1,181 @@
+"""Time albert_np against transformers (PyTorch eager, CPU) on albert-base-v2 shapes; prints median ratios.
+
+    python tools/bench.py                      # forward and forward+backward, 8 x 128, float32
+    python tools/bench.py --repeats 10 --what forward
+
+Both frameworks get the same weights (transformers saves, albert_np loads) and the same thread count, and
+their runs alternate in one process so that machine noise hits both alike. The figure is median(ours) /
+median(torch): below 1.0 albert_np is faster. Peak memory of one training step is measured for each
+framework in a fresh subprocess (peak RSS minus RSS after loading). Needs the golden extra (torch, transformers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+BASE_V2 = dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+               intermediate_size=3072, hidden_act="gelu_new", max_position_embeddings=512)
+
+
+def make_checkpoint(path):
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    transformers.AlbertForMaskedLM(transformers.AlbertConfig(**BASE_V2)).save_pretrained(path)
+
+
+def make_batch(batch, seq, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, BASE_V2["vocab_size"], size=(batch, seq))
+    labels = np.where(rng.random((batch, seq)) < 0.15, ids, -100)
+    return ids, np.ones_like(ids), labels
+
+
+def load_both(path, threads):
+    import torch
+    import transformers
+
+    import albert_np as an
+
+    torch.set_num_threads(threads)
+    theirs = transformers.AlbertForMaskedLM.from_pretrained(path).eval()
+    ours = an.AlbertForMaskedLM.from_pretrained(path, dtype="float32")
+    return ours, theirs
+
+
+def step_fns(ours, theirs, ids, mask, labels, what):
+    import torch
+
+    t_ids, t_mask, t_labels = torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(labels)
+    if what == "forward":
+        def run_ours():
+            ours.requires_grad_(False)
+            return ours(input_ids=ids, attention_mask=mask).logits
+
+        def run_theirs():
+            with torch.inference_mode():
+                return theirs(input_ids=t_ids, attention_mask=t_mask).logits
+    else:
+        def run_ours():
+            ours.requires_grad_(True)
+            ours(input_ids=ids, attention_mask=mask, labels=labels)
+            return ours.backward()
+
+        def run_theirs():
+            theirs.zero_grad(set_to_none=True)
+            theirs(input_ids=t_ids, attention_mask=t_mask, labels=t_labels).loss.backward()
+    return run_ours, run_theirs
+
+
+def time_alternating(run_ours, run_theirs, repeats, warmup=2):
+    for _ in range(warmup):
+        run_ours()
+        run_theirs()
+    ours, theirs = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_ours()
+        ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        run_theirs()
+        theirs.append(time.perf_counter() - t0)
+    return ours, theirs
+
+
+def rss_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_memory_child(path, who, batch, seq, threads):
+    """Run in a subprocess: peak RSS growth (MiB) of one forward+backward step by `who` ("ours"|"torch")."""
+    ours, theirs = load_both(path, threads)
+    ids, mask, labels = make_batch(batch, seq)
+    run = step_fns(ours, theirs, ids, mask, labels, "train")[0 if who == "ours" else 1]
+    before = rss_mib()
+    run()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_growth_mib": peak - before}))
+
+
+def memory(path, batch, seq, threads):
+    out = {}
+    for who in ("ours", "torch"):
+        proc = subprocess.run([sys.executable, __file__, "--_memory-child", who, "--checkpoint", path,
+                               "--batch", str(batch), "--seq", str(seq), "--threads", str(threads)],
+                              capture_output=True, text=True, check=True)
+        out[who] = json.loads(proc.stdout.strip().splitlines()[-1])["peak_growth_mib"]
+    return out
+
+
+def machine():
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
+            f"torch {torch.__version__}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--what", choices=["forward", "train", "both"], default="both")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    ap.add_argument("--checkpoint", help="reuse a saved albert-base-v2-shaped checkpoint")
+    ap.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.memory_child:
+        return measure_memory_child(args.checkpoint, args.memory_child, args.batch, args.seq, args.threads)
+
+    tmp = None
+    path = args.checkpoint
+    if path is None:
+        tmp = tempfile.TemporaryDirectory()
+        path = tmp.name
+        make_checkpoint(path)
+    ours, theirs = load_both(path, args.threads)
+    ids, mask, labels = make_batch(args.batch, args.seq)
+    print(f"machine: {machine()}; threads: {args.threads}")
+    print(f"AlbertForMaskedLM, albert-base-v2 shapes, batch {args.batch} x seq {args.seq}, float32, "
+          f"{args.repeats} alternating runs")
+    whats = ["forward", "train"] if args.what == "both" else [args.what]
+    for what in whats:
+        t_ours, t_theirs = time_alternating(*step_fns(ours, theirs, ids, mask, labels, what), args.repeats)
+        mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
+        label = "forward" if what == "forward" else "forward+backward (MLM loss)"
+        print(f"{label:28s} ours {mo * 1000:8.1f} ms   torch {mt * 1000:8.1f} ms   ratio ours/torch {mo / mt:.3f}")
+    if "train" in whats and not args.no_memory:
+        del ours, theirs
+        mem = memory(path, args.batch, args.seq, args.threads)
+        print(f"{'peak memory of a train step':28s} ours {mem['ours']:8.0f} MiB  torch {mem['torch']:8.0f} MiB  "
+              f"ratio {mem['ours'] / mem['torch']:.2f}")
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
