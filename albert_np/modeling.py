@@ -254,6 +254,16 @@ class AlbertPreTrainedModel:
         """{checkpoint key: array}, exactly what save_pretrained writes."""
         return dict(self.params)
 
+    @property
+    def albert(self):
+        """The encoder as an AlbertModel sharing this model's arrays, like transformers' `model.albert`."""
+        if not self.prefix:
+            return self
+        n = len(self.prefix)
+        params = {k[n:]: v for k, v in self.params.items() if k.startswith(self.prefix)}
+        return AlbertModel(self.config, dtype=self.dtype, backend=self.backend, params=params,
+                           add_pooling_layer=self.add_pooling_layer)
+
     def num_parameters(self) -> int:
         n = 0
         for shape in self.param_shapes().values():
@@ -404,7 +414,7 @@ class AlbertPreTrainedModel:
             dfirst, dw, db = ops.linear_backward(xp, dz, lin_cache)
             _accumulate(grads, pre + "pooler.weight", dw)
             _accumulate(grads, pre + "pooler.bias", db)
-            dh = xp.reshape(dh, (B, S, H)) if dseq is not None else xp.reshape(dh, (B, S, H))
+            dh = xp.reshape(dh, (B, S, H))
             dh = xp.concat((xp.reshape(dh[:, 0, :] + dfirst, (B, 1, H)), dh[:, 1:, :]), axis=1)  # only token 0 feeds the pooler
             dh = xp.reshape(dh, (B * S, H))
         act_backward = self._act[1]

@@ -255,3 +255,14 @@ def test_atomic_writer_replaces_only_on_success(tmp_path):
     with atomic_writer(target) as f:
         f.write(b"new")
     assert target.read_bytes() == b"new"
+
+
+def test_albert_attribute_is_the_encoder_sharing_the_same_arrays(saved):
+    model, _ = saved
+    base = model.albert
+    assert isinstance(base, an.AlbertModel)
+    key = "encoder.embedding_hidden_mapping_in.weight"
+    assert base.params[key] is model.params["albert." + key]
+    batch = {k: v for k, v in make_batch(an.AlbertModel, model.config).items()}
+    np.testing.assert_array_equal(base(**batch).pooler_output,
+                                  model.albert(**batch).pooler_output)
