@@ -22,7 +22,7 @@ class Backend:
         self.xp = xp
         self.name = name
         self.device = device
-        self._rng = np.random.default_rng(seed)
+        self.seed(seed)
 
     def __repr__(self):
         return f"Backend({self.name!r}, device={self.device!r})"
@@ -101,12 +101,16 @@ class Backend:
         target += xp.matmul(xp.permute_dims(one_hot, (1, 0)), values)
         return target
 
-    def seed(self, seed: int):
-        """Reseed the generator behind dropout masks and weight initialisation."""
+    def seed(self, seed: int | None):
+        """Reseed the generators behind dropout masks and weight initialisation."""
         self._rng = np.random.default_rng(seed)
+        # On the GPU, dropout masks are drawn there: copying a [B, heads, S, S] mask from the host per layer is slow.
+        self._device_rng = self.xp.random.default_rng(seed) if self.name == "cupy" else None
 
     def uniform(self, shape, dtype):
         """Uniform [0, 1) samples of `shape` on the device (dropout masks)."""
+        if self._device_rng is not None:
+            return self._device_rng.random(shape, dtype=dtype)
         return self.asarray(self._rng.random(shape), dtype=dtype)
 
     def normal(self, shape, std: float, dtype):

@@ -472,7 +472,8 @@ class AlbertPreTrainedModel:
         if self._tape is None:
             return
         self._tape["output_shapes"] = {k: tuple(v.shape) for k, v in outputs.items() if v is not None}
-        self._tape["embeds_shape"] = None if inputs_embeds is None else tuple(to_host(self.backend, inputs_embeds, "inputs_embeds").shape)
+        self._tape["embeds_shape"] = (None if inputs_embeds is None
+                                      else (*batch.lead_shape, batch.seq, self.config.embedding_size))
         self._tape.update(entries)
 
     def _zeros_or(self, d, shape):
@@ -676,7 +677,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         if cfg.problem_type is None:
             if n == 1:
                 cfg.problem_type = "regression"
-            elif host.dtype.kind in "iu" and host.dtype.itemsize in (4, 8) and host.dtype.kind == "i":
+            elif host.dtype.kind == "i" and host.dtype.itemsize in (4, 8):
                 cfg.problem_type = "single_label_classification"  # torch.long or torch.int labels
             else:
                 cfg.problem_type = "multi_label_classification"
