@@ -476,6 +476,17 @@ class AlbertPreTrainedModel:
                                       else (*batch.lead_shape, batch.seq, self.config.embedding_size))
         self._tape.update(entries)
 
+    def _token_loss(self, logits, labels, batch, num_classes):
+        """CE over every token whose label is not -100 (MLM and token classification); (None, None) without labels."""
+        if labels is None:
+            return None, None
+        y = prepare_labels(self.backend, labels, "labels", (batch.batch * batch.seq,), "class", num_classes)
+        return losses.cross_entropy_forward(self.xp, logits, y)
+
+    def _loss_grads(self):
+        """d loss / d logits for the heads whose loss is one cross-entropy over `logits`."""
+        return {"logits": losses.cross_entropy_backward(self.xp, 1.0, self._tape["loss"])}
+
     def _zeros_or(self, d, shape):
         return d if d is not None else self.backend.zeros(shape, self._xp_dtype)
 
@@ -631,16 +642,10 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
         seq, _, hs, att = self._run_albert(batch, output_hidden_states, output_attentions)
         word = self.prefix + "embeddings.word_embeddings.weight"
         logits, mlm_cache = mlm_head_forward(xp, self.backend, self.params, cfg, self._act[0], seq, word)
-        loss = loss_cache = None
-        if labels is not None:
-            y = prepare_labels(self.backend, labels, "labels", (batch.batch * batch.seq,), "class", cfg.vocab_size)
-            loss, loss_cache = losses.cross_entropy_forward(xp, logits, y)
+        loss, loss_cache = self._token_loss(logits, labels, batch, cfg.vocab_size)
         logits = xp.reshape(logits, (batch.batch, batch.seq, cfg.vocab_size))
         self._finish_tape(batch, inputs_embeds, {"logits": logits}, loss=loss_cache, mlm=mlm_cache)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=hs, attentions=att)
-
-    def _loss_grads(self):
-        return {"logits": losses.cross_entropy_backward(self.xp, 1.0, self._tape["loss"])}
 
     def _head_backward(self, douts, grads):
         dlogits = self.xp.reshape(douts["logits"], (-1, self.config.vocab_size))
@@ -726,9 +731,6 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         self._finish_tape(batch, inputs_embeds, {"logits": logits}, loss=loss_cache, head=head_cache)
         return MultipleChoiceModelOutput(loss=loss, logits=logits, hidden_states=hs, attentions=att)
 
-    def _loss_grads(self):
-        return {"logits": losses.cross_entropy_backward(self.xp, 1.0, self._tape["loss"])}
-
     def _head_backward(self, douts, grads):
         dscores = self.xp.reshape(douts["logits"], (-1, 1))
         return None, classifier_backward(self.xp, dscores, self._tape["head"], "classifier", grads)
@@ -750,16 +752,10 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         seq, _, hs, att = self._run_albert(batch, output_hidden_states, output_attentions)
         p_drop = cfg.classifier_dropout_prob if cfg.classifier_dropout_prob is not None else cfg.hidden_dropout_prob
         logits, head_cache = classifier_forward(xp, self.backend, self.params, "classifier", seq, p_drop, self.training)
-        loss = loss_cache = None
-        if labels is not None:
-            y = prepare_labels(self.backend, labels, "labels", (batch.batch * batch.seq,), "class", cfg.num_labels)
-            loss, loss_cache = losses.cross_entropy_forward(xp, logits, y)
+        loss, loss_cache = self._token_loss(logits, labels, batch, cfg.num_labels)
         logits = xp.reshape(logits, (batch.batch, batch.seq, cfg.num_labels))
         self._finish_tape(batch, inputs_embeds, {"logits": logits}, loss=loss_cache, head=head_cache)
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=hs, attentions=att)
-
-    def _loss_grads(self):
-        return {"logits": losses.cross_entropy_backward(self.xp, 1.0, self._tape["loss"])}
 
     def _head_backward(self, douts, grads):
         dlogits = self.xp.reshape(douts["logits"], (-1, self.config.num_labels))
