@@ -4,6 +4,7 @@ from .backend import Backend, get_backend, to_numpy
 from .checkpoint import CheckpointError
 from .config import AlbertConfig
 from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
+from .tokenizer import AlbertTokenizer
 from .modeling import (
     ALL_MODEL_CLASSES,
     AlbertForMaskedLM,
@@ -30,6 +31,7 @@ __all__ = [
     "AlbertForTokenClassification",
     "AlbertModel",
     "AlbertPreTrainedModel",
+    "AlbertTokenizer",
     "Backend",
     "CheckpointError",
     "get_backend",
