@@ -13,6 +13,7 @@ reused by several layers is one set of arrays, so its gradient is the sum over i
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -131,12 +132,19 @@ def embeddings_backward(xp, bk, pre, cfg, de, cache, grads):
 # ---- one AlbertLayer: attention block, then feed-forward block ----------------------------------------
 
 
-def fuse_qkv(xp, p, lp):
-    # Stack the query, key and value projections so one [N, H] x [H, 3H] GEMM computes all three.
+def fuse_qkv(xp, p, lp, cfg):
+    # Stack the query, key and value projections so one [N, H] x [H, 3H] GEMM computes all three. The query
+    # rows are multiplied by 1/sqrt(head_dim) here, once per forward, instead of scaling every [B, h, S, S]
+    # score matrix: (s q) k^T = s (q k^T). Backward multiplies the query gradients by the same s.
     a = lp + "attention."
-    w = xp.concat((p[a + "query.weight"], p[a + "key.weight"], p[a + "value.weight"]), axis=0)  # [3H, H]
-    b = xp.concat((p[a + "query.bias"], p[a + "key.bias"], p[a + "value.bias"]), axis=0)        # [3H]
+    s = query_scale(cfg)
+    w = xp.concat((p[a + "query.weight"] * s, p[a + "key.weight"], p[a + "value.weight"]), axis=0)  # [3H, H]
+    b = xp.concat((p[a + "query.bias"] * s, p[a + "key.bias"], p[a + "value.bias"]), axis=0)        # [3H]
     return w, b
+
+
+def query_scale(cfg):
+    return 1.0 / math.sqrt(cfg.hidden_size // cfg.num_attention_heads)
 
 
 def albert_layer_forward(xp, bk, p, lp, qkv, x, batch, cfg, act_forward, training):
@@ -160,7 +168,7 @@ def albert_layer_forward(xp, bk, p, lp, qkv, x, batch, cfg, act_forward, trainin
     return y, probs, cache
 
 
-def albert_layer_backward(xp, lp, dy, cache, act_backward, grads):
+def albert_layer_backward(xp, lp, dy, cache, act_backward, cfg, grads):
     # The forward read backwards; each residual connection sends its gradient down both of its paths.
     attn_cache, dense_cache, keep, ln1_cache, ffn_cache, act_cache, ffn_out_cache, ln2_cache = cache
     a = lp + "attention."
@@ -186,9 +194,10 @@ def albert_layer_backward(xp, lp, dy, cache, act_backward, grads):
     dx_attn, dw_qkv, db_qkv = ops.attention_backward(xp, dctx, attn_cache)
     dx = dx + dx_attn
     H = dx.shape[1]
+    scales = (query_scale(cfg), 1.0, 1.0)                          # the query rows were pre-scaled in fuse_qkv
     for i, name in enumerate(("query", "key", "value")):          # un-stack the fused projection's gradient
-        _accumulate(grads, a + name + ".weight", dw_qkv[i * H:(i + 1) * H, :])
-        _accumulate(grads, a + name + ".bias", db_qkv[i * H:(i + 1) * H])
+        _accumulate(grads, a + name + ".weight", dw_qkv[i * H:(i + 1) * H, :] * scales[i])
+        _accumulate(grads, a + name + ".bias", db_qkv[i * H:(i + 1) * H] * scales[i])
     return dx
 
 
@@ -381,7 +390,7 @@ class AlbertPreTrainedModel:
             for j in range(cfg.inner_group_num):
                 lp = layer_prefix(pre, group, j)
                 if lp not in fused:
-                    fused[lp] = fuse_qkv(xp, p, lp)
+                    fused[lp] = fuse_qkv(xp, p, lp, cfg)
                 h, probs, cache = albert_layer_forward(xp, bk, p, lp, fused[lp], h, batch, cfg, act_forward, self.training)
                 if keep_cache:
                     layer_caches.append((lp, cache))
@@ -419,7 +428,7 @@ class AlbertPreTrainedModel:
             dh = xp.reshape(dh, (B * S, H))
         act_backward = self._act[1]
         for lp, cache in reversed(tape["layers"]):
-            dh = albert_layer_backward(xp, lp, dh, cache, act_backward, grads)
+            dh = albert_layer_backward(xp, lp, dh, cache, act_backward, cfg, grads)
         enc = pre + "encoder."
         de, dw, db = ops.linear_backward(xp, dh, tape["map"])
         _accumulate(grads, enc + "embedding_hidden_mapping_in.weight", dw)

@@ -37,10 +37,10 @@ def linear_backward(xp, dy, cache):
 def layernorm_forward(xp, x, w, b, eps):
     # [N, D] -> [N, D];  y = (x - mean) / sqrt(var + eps) * w + b, statistics over the last axis
     mean = xp.mean(x, axis=-1, keepdims=True)
-    xc = x - mean
-    var = xp.mean(xc * xc, axis=-1, keepdims=True)
+    xhat = x - mean
+    var = xp.mean(xhat * xhat, axis=-1, keepdims=True)
     rstd = 1.0 / xp.sqrt(var + eps)
-    xhat = xc * rstd
+    xhat *= rstd
     y = xhat * w
     y += b
     return y, (xhat, rstd, w)
@@ -226,7 +226,7 @@ def get_activation(name):
 def softmax_forward(xp, x):
     # [..., K] -> [..., K];  exp(x - max) / sum exp(x - max), the max subtracted so exp cannot overflow
     e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
-    e /= xp.sum(e, axis=-1, keepdims=True)
+    e *= 1.0 / xp.sum(e, axis=-1, keepdims=True)
     return e
 
 
@@ -242,16 +242,16 @@ def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_dr
     """Multi-head scaled dot-product self-attention up to (not including) the output projection.
 
     x: [N, H] with N = batch * seq; w_qkv: [3H, H] (query, key, value weights stacked, so one GEMM makes all
-    three); mask_add: [B, 1, 1, S], 0 where a key may be attended and the dtype's most negative number where it
-    is padding. Returns the context [N, H], the attention probabilities [B, heads, S, S], and the cache.
+    three, the query rows already multiplied by 1/sqrt(head_dim): see fuse_qkv); mask_add: [B, 1, 1, S], 0 where
+    a key may be attended and the dtype's most negative number where it is padding. Returns the context [N, H],
+    the attention probabilities [B, heads, S, S], and the cache.
     """
     hidden = x.shape[1]
     d = hidden // heads
     qkv, qkv_cache = linear_forward(xp, x, w_qkv, b_qkv)                          # [N, 3H]
     qkv = xp.permute_dims(xp.reshape(qkv, (batch, seq, 3, heads, d)), (2, 0, 3, 1, 4))  # [3, B, h, S, d]
     q, k, v = qkv[0, ...], qkv[1, ...], qkv[2, ...]
-    scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                       # [B, h, S, S]
-    scores *= 1.0 / math.sqrt(d)
+    scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                       # [B, h, S, S], q k^T / sqrt(d)
     # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while
     # keeping every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN).
     scores += mask_add
@@ -263,7 +263,7 @@ def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_dr
 
 
 def attention_backward(xp, dctx, cache):
-    # Backward of ctx = dropout(softmax(q k^T / sqrt(d) + mask)) v, then of the fused q/k/v projection.
+    # Backward of ctx = dropout(softmax(q k^T + mask)) v, then of the fused q/k/v projection (q pre-scaled).
     qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads = cache
     hidden = dctx.shape[1]
     d = hidden // heads
@@ -272,7 +272,6 @@ def attention_backward(xp, dctx, cache):
     dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
     dprobs = dropout_backward(xp, dprobs, keep)
     dscores = softmax_backward(xp, dprobs, probs)                                   # the mask is a constant
-    dscores *= 1.0 / math.sqrt(d)
     dq = xp.matmul(dscores, k)
     dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
     dqkv = xp.stack((dq, dk, dv), axis=0)                                           # [3, B, h, S, d]
