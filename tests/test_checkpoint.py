@@ -266,3 +266,11 @@ def test_albert_attribute_is_the_encoder_sharing_the_same_arrays(saved):
     batch = {k: v for k, v in make_batch(an.AlbertModel, model.config).items()}
     np.testing.assert_array_equal(base(**batch).pooler_output,
                                   model.albert(**batch).pooler_output)
+
+
+def test_saved_files_get_normal_permissions_not_temp_file_ones(saved):
+    _, path = saved
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "model.safetensors"):
+        assert os.stat(path / name).st_mode & 0o777 == 0o666 & ~umask
