@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("RUST_BACKTRACE", "0")  # transformers' Rust panics (an expected error case) print less
+os.environ["RUST_BACKTRACE"] = "0"  # transformers' Rust panics (an expected error case) print one line, not a backtrace
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "tests" / "golden" / "tokenizer"
 MODEL_FILE, EXPECTED_FILE = "spiece.model", "expected.json"
 VOCAB_SIZE = 1000
