@@ -5,6 +5,7 @@ from .checkpoint import CheckpointError
 from .config import AlbertConfig
 from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
 from .tokenizer import AlbertTokenizer
+from .train import TrainingDiverged
 from .modeling import (
     ALL_MODEL_CLASSES,
     AlbertForMaskedLM,
@@ -33,6 +34,7 @@ __all__ = [
     "AlbertPreTrainedModel",
     "AlbertTokenizer",
     "Backend",
+    "TrainingDiverged",
     "CheckpointError",
     "get_backend",
     "clip_grad_norm",

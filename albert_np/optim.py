@@ -61,7 +61,20 @@ class AdamW:
             p -= step_size * (m / denom)
 
     def state_dict(self) -> dict:
+        """Step count, learning rate and the moment estimates: what resuming a run needs."""
         return {"t": self.t, "lr": self.lr, "m": dict(self.m), "v": dict(self.v)}
+
+    def load_state_dict(self, state: dict):
+        """Resume from state_dict(); the moments must belong to this optimizer's weights."""
+        unknown = [k for k in list(state["m"]) + list(state["v"]) if k not in self.params]
+        if unknown:
+            raise KeyError(f"optimizer state for unknown weights {unknown[:3]}; was it saved for another model?")
+        for name in state["m"]:
+            if tuple(state["m"][name].shape) != tuple(self.params[name].shape):
+                raise ValueError(f"optimizer state for {name!r} has shape {tuple(state['m'][name].shape)}, "
+                                 f"the weight has {tuple(self.params[name].shape)}")
+        self.t, self.lr = int(state["t"]), float(state["lr"])
+        self.m, self.v = dict(state["m"]), dict(state["v"])
 
 
 def linear_schedule(step: int, warmup_steps: int, total_steps: int) -> float:

@@ -25,12 +25,13 @@ import os
 import re
 import struct
 import sys
-import tempfile
 import unicodedata
 import warnings
 from array import array
 
 import sentencepiece as spm
+
+from .io_utils import atomic_write_bytes
 
 SPIECE_MODEL = "spiece.model"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -421,20 +422,6 @@ def _to_python(ids):
     return ids
 
 
-def _atomic_write(path, data):
-    """Write bytes to `path` through a temporary file in the same folder, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _is_text_input(value):
     return isinstance(value, str) or (
         isinstance(value, (list, tuple)) and (len(value) == 0 or isinstance(value[0], str))
@@ -664,7 +651,7 @@ class AlbertTokenizer:
         paths = []
         for name, data in files.items():
             paths.append(os.path.join(save_directory, name))
-            _atomic_write(paths[-1], data)
+            atomic_write_bytes(paths[-1], data)
         return tuple(paths)
 
     # --- vocabulary and special tokens ---

@@ -193,3 +193,25 @@ def test_shared_layer_gradient_is_the_sum_over_its_uses():
     gs, gu = shared.backward(), unshared.backward()
     key = "albert.encoder.albert_layer_groups.{}.albert_layers.0.ffn.weight"
     np.testing.assert_allclose(gs[key.format(0)], sum(gu[key.format(g)] for g in range(3)), rtol=1e-12, atol=1e-15)
+
+
+def test_adamw_resumed_from_state_dict_continues_the_same_trajectory():
+    cfg = tiny_config()
+    batch = make_batch(an.AlbertForMaskedLM, cfg)
+    a = random_params(an.AlbertForMaskedLM(cfg, dtype="float64"))
+    b = an.AlbertForMaskedLM(cfg, dtype="float64", params={k: v.copy() for k, v in a.params.items()})
+    opt_a = an.AdamW(a.parameters(), lr=1e-2)
+    for _ in range(4):
+        a(**batch)
+        opt_a.step(a.backward())
+    opt_b = an.AdamW(b.parameters(), lr=1e-2)
+    for _ in range(2):
+        b(**batch)
+        opt_b.step(b.backward())
+    resumed = an.AdamW(b.parameters(), lr=1e-2)
+    resumed.load_state_dict({k: (dict(v) if isinstance(v, dict) else v) for k, v in opt_b.state_dict().items()})
+    for _ in range(2):
+        b(**batch)
+        resumed.step(b.backward())
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
