@@ -1,0 +1,481 @@
+"""Training ALBERT with albert_np: the loop, atomic checkpoints, and the `albert-np-train` command line.
+
+One optimizer step of `train()`:
+
+    accum micro-batches -> forward + backward each -> average their gradients -> stop if loss or norm is NaN/inf
+        -> clip the global gradient norm -> lr = base_lr * linear warmup/decay -> AdamW step
+        -> now and then: evaluate, write a checkpoint (temp folder, then rename into place)
+
+The command line has two recipes on the project's own synthetic data (albert_np.synthetic):
+    albert-np-train finetune --out runs/sentiment    # sentiment classification (400 steps), accuracy printed
+    albert-np-train pretrain --out runs/tiny         # MLM + sentence-order pretraining on facts (4000 steps)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import synthetic
+from .config import AlbertConfig
+from .demo import bundled_model_dir, fill_mask
+from .modeling import AlbertForPreTraining, AlbertForSequenceClassification
+from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
+from .tokenizer import AlbertTokenizer
+
+TRAINER_STATE_NAME = "trainer_state.json"
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss or the gradient norm stopped being a finite number; the message says when and what to try."""
+
+
+@dataclass
+class TrainHistory:
+    """What a run did: per-step loss, gradient norm (before clipping) and learning rate, and every evaluation."""
+
+    losses: list = field(default_factory=list)
+    grad_norms: list = field(default_factory=list)
+    lrs: list = field(default_factory=list)
+    evals: list = field(default_factory=list)      # (step, {metric: value})
+    seconds: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses)
+
+    def to_dict(self) -> dict:
+        """The JSON of trainer_state.json (5 significant digits are plenty for a log)."""
+        def short(values):
+            return [float(f"{v:.5g}") for v in values]
+
+        return {"steps": self.steps, "seconds": round(self.seconds, 1), "losses": short(self.losses),
+                "grad_norms": short(self.grad_norms), "lrs": short(self.lrs),
+                "evals": [{"step": step, **metrics} for step, metrics in self.evals]}
+
+
+# ---- one step ------------------------------------------------------------------------------------------
+
+
+def accumulate_gradients(model, micro_batches) -> tuple[float, dict]:
+    """Forward and backward on each micro-batch; returns the mean loss and the mean gradient.
+
+    With equal-sized micro-batches and a loss that is a mean over rows, this is the gradient of the whole
+    batch, at the memory cost of one micro-batch. (For MLM the masked-token count varies between micro-batches,
+    so it is the mean of per-micro-batch means, as transformers' Trainer computes it too.)
+    """
+    total_loss, grads = 0.0, None
+    scale = 1.0 / len(micro_batches)
+    for batch in micro_batches:
+        out = model(**batch)
+        if out.loss is None:
+            raise ValueError(f"{type(model).__name__} returned no loss: the batches must include labels")
+        total_loss += float(out.loss) * scale
+        step_grads = model.backward()
+        if grads is None:
+            grads = {name: g * scale for name, g in step_grads.items()}
+        else:
+            for name, g in step_grads.items():
+                grads[name] += g * scale
+    return total_loss, grads
+
+
+def check_finite(value: float, what: str, step: int, lr: float, clip: float | None):
+    """Raise TrainingDiverged naming the step and the quantity when `value` is NaN or inf."""
+    if math.isfinite(value):
+        return
+    advice = f"lower the learning rate (it was {lr:.3g})"
+    advice += f" or clip harder (--clip, now {clip})" if clip else " or turn on gradient clipping (e.g. --clip 1.0)"
+    raise TrainingDiverged(
+        f"training diverged at step {step}: the {what} is {value}. The weights were not updated with it; {advice}, "
+        "and check the inputs for labels outside the model's range"
+    )
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------------
+
+
+def save_checkpoint(model, path, tokenizer=None, state: dict | None = None):
+    """Write model (config.json, model.safetensors), tokenizer and trainer state into `path`, atomically.
+
+    Everything goes into a temp folder beside `path` first and is renamed into place at the end, so a crash
+    mid-save leaves either the previous checkpoint or the new one, never a half-written folder.
+    """
+    path = os.path.abspath(os.fspath(path))
+    parent, name = os.path.dirname(path), os.path.basename(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    try:
+        os.chmod(tmp, 0o755)   # mkdtemp makes it private (0700); a checkpoint folder is not
+        model.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        if state is not None:
+            with open(os.path.join(tmp, TRAINER_STATE_NAME), "w", encoding="utf-8") as f:
+                json.dump(state, f, indent=2)
+        replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def replace_dir(src, dst):
+    """Move folder `src` to `dst`, replacing an existing `dst` (a rename cannot overwrite a non-empty folder)."""
+    if not os.path.exists(dst):
+        os.replace(src, dst)
+        return
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(dst)}.old-", dir=os.path.dirname(dst))
+    os.rmdir(old)
+    os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ---- the loop ------------------------------------------------------------------------------------------
+
+
+def evaluate(model, eval_fn) -> dict:
+    """Run eval_fn(model) with dropout off and no backward caches, then restore the training mode."""
+    was_training, kept_caches = model.training, model.requires_grad
+    model.eval()
+    model.requires_grad_(False)
+    try:
+        return {k: float(v) for k, v in eval_fn(model).items()}
+    finally:
+        model.train(was_training)
+        model.requires_grad_(kept_caches)
+
+
+def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip: float | None = 1.0,
+          accum: int = 1, weight_decay: float = 0.01, betas=(0.9, 0.999), eps: float = 1e-8,
+          eval_fn=None, eval_every: int = 0, checkpoint_dir=None, save_every: int = 0, tokenizer=None,
+          progress: bool = True, desc: str = "train") -> TrainHistory:
+    """Train `model` in place for `steps` optimizer steps on the dict batches `batches` yields (model kwargs with labels).
+
+    accum: micro-batches per step (gradient accumulation); warmup: steps of linear warmup, then linear decay to 0;
+    clip: global gradient-norm limit (None or 0 turns clipping off); eval_fn(model) -> {metric: value} runs every
+    eval_every steps and at the end; checkpoint_dir is (over)written every save_every steps and at the end.
+    Raises TrainingDiverged, before the bad update, when the loss or gradient norm is NaN or inf.
+    """
+    if steps < 1 or accum < 1:
+        raise ValueError(f"steps and accum must be at least 1, got steps={steps}, accum={accum}")
+    optimizer = AdamW(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                      no_decay=("bias", "LayerNorm", "layer_norm"))
+    history = TrainHistory()
+    batches = iter(batches)
+    model.train()
+    start = time.perf_counter()
+    bar = tqdm(total=steps, desc=desc, disable=not progress, dynamic_ncols=True)
+    postfix = {}
+    try:
+        for step in range(1, steps + 1):
+            optimizer.lr = lr * linear_schedule(step, warmup, steps)
+            micro = [next_batch(batches, step) for _ in range(accum)]
+            loss, grads = accumulate_gradients(model, micro)
+            check_finite(loss, "loss", step, optimizer.lr, clip)
+            norm = clip_grad_norm(grads, clip) if clip else global_norm(grads)
+            check_finite(norm, "gradient norm", step, optimizer.lr, clip)
+            optimizer.step(grads)
+            history.losses.append(loss)
+            history.grad_norms.append(norm)
+            history.lrs.append(optimizer.lr)
+            postfix.update(loss=f"{loss:.4f}", lr=f"{optimizer.lr:.2e}")
+            if eval_fn is not None and ((eval_every and step % eval_every == 0) or step == steps):
+                metrics = evaluate(model, eval_fn)
+                history.evals.append((step, metrics))
+                postfix.update({k: f"{v:.3f}" for k, v in metrics.items()})
+                if progress:
+                    bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            bar.set_postfix(postfix, refresh=False)
+            bar.update(1)
+            if checkpoint_dir is not None and ((save_every and step % save_every == 0) or step == steps):
+                history.seconds = time.perf_counter() - start
+                save_checkpoint(model, checkpoint_dir, tokenizer, state=history.to_dict())
+    finally:
+        bar.close()
+        model.eval()
+        history.seconds = time.perf_counter() - start
+    return history
+
+
+def next_batch(batches, step):
+    try:
+        return next(batches)
+    except StopIteration:
+        raise ValueError(
+            f"the batch iterator ran out at step {step}; pass an endless stream (e.g. synthetic.iterate_batches "
+            "with forever=True) or fewer steps"
+        ) from None
+
+
+# ---- evaluation helpers ----------------------------------------------------------------------------------
+
+
+def classification_metrics(model, arrays: dict, batch_size: int = 128) -> dict:
+    """Accuracy and mean cross-entropy of a sequence classifier over `arrays` (input_ids, ..., labels)."""
+    correct, loss_sum, n = 0, 0.0, 0
+    for batch in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
+        out = model(**batch)
+        logits = model.backend.to_numpy(out.logits)
+        correct += int(np.sum(np.argmax(logits, axis=-1) == batch["labels"]))
+        loss_sum += float(out.loss) * len(batch["labels"])
+        n += len(batch["labels"])
+    return {"accuracy": correct / n, "loss": loss_sum / n}
+
+
+def pretraining_metrics(model, arrays: dict, batch_size: int = 128) -> dict:
+    """Masked-token accuracy, sentence-order accuracy and loss of AlbertForPreTraining over fixed, pre-masked `arrays`."""
+    mlm_hits = mlm_total = sop_hits = n = 0
+    loss_sum = 0.0
+    for batch in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
+        out = model(**batch)
+        predicted = np.argmax(model.backend.to_numpy(out.prediction_logits), axis=-1)
+        target = batch["labels"] != -100
+        mlm_hits += int(np.sum((predicted == batch["labels"]) & target))
+        mlm_total += int(np.sum(target))
+        sop = np.argmax(model.backend.to_numpy(out.sop_logits), axis=-1)
+        sop_hits += int(np.sum(sop == batch["sentence_order_label"]))
+        loss_sum += float(out.loss) * len(sop)
+        n += len(sop)
+    return {"mlm_accuracy": mlm_hits / max(1, mlm_total), "sop_accuracy": sop_hits / n, "loss": loss_sum / n}
+
+
+def capital_recall(model, tokenizer) -> float:
+    """Share of countries ranked first in "the capital of [MASK] is <capital>.": how many facts the model knows."""
+    texts = [f"the capital of [MASK] is {capital}." for _, capital, _, _ in synthetic.COUNTRIES]
+    enc = tokenizer(texts, padding=True, return_tensors="np")
+    ids = np.asarray(enc["input_ids"], dtype=np.int64)
+    out = model(input_ids=ids, attention_mask=np.asarray(enc["attention_mask"]),
+                token_type_ids=np.asarray(enc["token_type_ids"]))
+    logits = model.backend.to_numpy(out.logits if "logits" in out else out.prediction_logits)
+    rows, cols = np.nonzero(ids == tokenizer.mask_token_id)
+    guesses = tokenizer.convert_ids_to_tokens([int(i) for i in logits[rows, cols].argmax(axis=-1)])
+    return float(np.mean([g == "\u2581" + country for g, (country, *_) in zip(guesses, synthetic.COUNTRIES)]))
+
+
+# ---- the recipes behind the command line -----------------------------------------------------------------
+
+
+def load_tokenizer(path) -> AlbertTokenizer:
+    return AlbertTokenizer.from_pretrained(path)
+
+
+def encode_sentiment(tokenizer, texts, labels, max_length: int) -> dict:
+    """Tokenize reviews to padded NumPy arrays with their labels (the model kwargs of the classification task)."""
+    enc = tokenizer(list(texts), padding="max_length", truncation=True, max_length=max_length, return_tensors="np")
+    return {"input_ids": np.asarray(enc["input_ids"], dtype=np.int64),
+            "attention_mask": np.asarray(enc["attention_mask"], dtype=np.int64),
+            "token_type_ids": np.asarray(enc["token_type_ids"], dtype=np.int64),
+            "labels": np.asarray(labels, dtype=np.int64)}
+
+
+def encode_pairs(tokenizer, text_a, text_b, order, max_length: int) -> dict:
+    """Tokenize sentence-order pairs to padded arrays: [CLS] A [SEP] B [SEP], token types 0 then 1."""
+    enc = tokenizer(list(text_a), list(text_b), padding="max_length", truncation=True, max_length=max_length,
+                    return_tensors="np")
+    return {"input_ids": np.asarray(enc["input_ids"], dtype=np.int64),
+            "attention_mask": np.asarray(enc["attention_mask"], dtype=np.int64),
+            "token_type_ids": np.asarray(enc["token_type_ids"], dtype=np.int64),
+            "sentence_order_label": np.asarray(order, dtype=np.int64)}
+
+
+def special_ids(tokenizer) -> list[int]:
+    """The ids that MLM must never mask: <pad>, <unk>, [CLS], [SEP], [MASK]."""
+    names = ("pad_token_id", "unk_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
+    return sorted({int(getattr(tokenizer, n)) for n in names if getattr(tokenizer, n, None) is not None})
+
+
+def config_from_args(args, tokenizer, **extra) -> AlbertConfig:
+    """A fresh AlbertConfig sized by the command line and the tokenizer's vocabulary and special ids."""
+    return AlbertConfig(
+        vocab_size=len(tokenizer), embedding_size=args.embedding_size, hidden_size=args.hidden_size,
+        num_hidden_layers=args.layers, num_attention_heads=args.heads, intermediate_size=args.intermediate_size,
+        max_position_embeddings=args.max_position_embeddings, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
+        initializer_range=args.initializer_range, **extra)
+
+
+def finetune(args) -> dict:
+    """Fine-tune AlbertForSequenceClassification on synthetic sentiment; returns accuracy before/after and the history."""
+    model_dir = args.model or bundled_model_dir()
+    tokenizer = load_tokenizer(args.tokenizer or model_dir)
+    labels = {"id2label": dict(enumerate(synthetic.SENTIMENT_LABELS)),
+              "label2id": {name: i for i, name in enumerate(synthetic.SENTIMENT_LABELS)}}
+    if args.from_scratch:
+        model = AlbertForSequenceClassification(config_from_args(args, tokenizer, **labels), dtype=args.dtype,
+                                                backend=args.backend, seed=args.seed)
+    else:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Some weights of")   # the new classifier, the unused MLM head
+            model = AlbertForSequenceClassification.from_pretrained(model_dir, dtype=args.dtype, backend=args.backend,
+                                                                    seed=args.seed, **labels)
+    train_arrays = encode_sentiment(tokenizer, *synthetic.make_sentiment_dataset(args.train_size, args.seed),
+                                    args.max_length)
+    eval_arrays = encode_sentiment(tokenizer, *synthetic.make_sentiment_dataset(args.eval_size, args.seed + 10_000),
+                                   args.max_length)
+
+    def eval_fn(m):
+        return classification_metrics(m, eval_arrays)
+
+    before = evaluate(model, eval_fn)
+    say(args, f"{model.num_parameters():,} parameters; eval accuracy before training {before['accuracy']:.3f} "
+              f"(chance {1 / len(synthetic.SENTIMENT_LABELS):.3f})")
+    history = train(model, synthetic.iterate_batches(train_arrays, args.batch_size, seed=args.seed), steps=args.steps,
+                    lr=args.lr, warmup=default_warmup(args), clip=args.clip, accum=args.accum,
+                    weight_decay=args.weight_decay, eval_fn=eval_fn, eval_every=args.eval_every,
+                    checkpoint_dir=args.out, save_every=args.save_every, tokenizer=tokenizer,
+                    progress=not args.quiet, desc="finetune")
+    after = history.evals[-1][1]
+    say(args, f"eval accuracy after {history.steps} steps ({history.seconds:.0f} s): {after['accuracy']:.3f}"
+              + (f"; checkpoint in {args.out}" if args.out else ""))
+    return {"before": before, "after": after, "history": history, "model": model, "tokenizer": tokenizer}
+
+
+def pretrain(args) -> dict:
+    """Pretrain AlbertForPreTraining from scratch (MLM + SOP) on synthetic facts with an existing tokenizer."""
+    tokenizer = load_tokenizer(args.tokenizer or bundled_model_dir())
+    model = AlbertForPreTraining(config_from_args(args, tokenizer), dtype=args.dtype, backend=args.backend,
+                                 seed=args.seed)
+    specials = special_ids(tokenizer)
+    train_arrays = encode_pairs(tokenizer, *synthetic.make_pretraining_pairs(args.examples, args.seed,
+                                                                            args.review_fraction), args.max_length)
+    eval_arrays = encode_pairs(tokenizer, *synthetic.make_pretraining_pairs(512, args.seed + 10_000,
+                                                                           args.review_fraction), args.max_length)
+    special = np.isin(eval_arrays["input_ids"], specials)
+    eval_arrays["input_ids"], eval_arrays["labels"] = synthetic.mask_tokens(
+        eval_arrays["input_ids"], special, tokenizer.mask_token_id, len(tokenizer), np.random.default_rng(0),
+        first_random_id=max(specials) + 1)
+
+    def eval_fn(m):
+        metrics = pretraining_metrics(m, eval_arrays)
+        metrics["capital_recall"] = capital_recall(m, tokenizer)
+        top = fill_mask(m, tokenizer, "The capital of [MASK] is Paris.", top_k=1)[0][0]
+        metrics["france_first"] = float(top[0] == "france")
+        return metrics
+
+    say(args, f"{model.num_parameters():,} parameters, {len(tokenizer)} tokens in the vocabulary, "
+              f"{args.examples} sentence pairs")
+    salient = [i for i in tokenizer.convert_tokens_to_ids(["\u2581" + w for w in synthetic.entity_words()])
+               if i != tokenizer.unk_token_id]
+    batches = synthetic.mlm_batches(train_arrays, args.batch_size, specials, tokenizer.mask_token_id, len(tokenizer),
+                                    seed=args.seed, salient_ids=salient, salient_probability=args.salient_masking)
+    history = train(model, batches, steps=args.steps, lr=args.lr, warmup=default_warmup(args), clip=args.clip,
+                    accum=args.accum, weight_decay=args.weight_decay, eval_fn=eval_fn, eval_every=args.eval_every,
+                    checkpoint_dir=args.out, save_every=args.save_every, tokenizer=tokenizer,
+                    progress=not args.quiet, desc="pretrain")
+    say(args, f"pretrained {history.steps} steps in {history.seconds:.0f} s, final loss {history.losses[-1]:.4f}"
+              + (f"; checkpoint in {args.out}" if args.out else ""))
+    return {"history": history, "model": model, "tokenizer": tokenizer}
+
+
+def default_warmup(args) -> int:
+    return args.warmup if args.warmup is not None else max(1, args.steps // 10)
+
+
+def say(args, message):
+    if not args.quiet:
+        print(message, flush=True)
+
+
+# ---- command line --------------------------------------------------------------------------------------
+
+
+def add_common_arguments(p, steps, batch_size, lr, eval_every):
+    p.add_argument("--out", default=None, help="checkpoint folder, written atomically (default: no checkpoint)")
+    p.add_argument("--tokenizer", default=None, help="folder with spiece.model (default: the model's, or the bundled one)")
+    p.add_argument("--steps", type=int, default=steps, help=f"optimizer steps (default {steps})")
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"rows per micro-batch (default {batch_size})")
+    p.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step (gradient accumulation)")
+    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of AdamW (default {lr})")
+    p.add_argument("--warmup", type=int, default=None, help="linear warmup steps, then linear decay (default steps/10)")
+    p.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clipping; 0 turns it off (default 1.0)")
+    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay, not on biases/LayerNorm")
+    p.add_argument("--eval-every", type=int, default=eval_every, help=f"evaluate every N steps (default {eval_every})")
+    p.add_argument("--save-every", type=int, default=0, help="also checkpoint every N steps (default: only at the end)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data, the initialisation and the masking")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+
+
+def add_size_arguments(p, hidden, layers, intermediate, max_length):
+    g = p.add_argument_group("model size (a new model only)")
+    g.add_argument("--embedding-size", type=int, default=64)
+    g.add_argument("--hidden-size", type=int, default=hidden)
+    g.add_argument("--layers", type=int, default=layers, help="layers (all sharing one set of weights, as in ALBERT)")
+    g.add_argument("--heads", type=int, default=4)
+    g.add_argument("--intermediate-size", type=int, default=intermediate)
+    g.add_argument("--max-position-embeddings", type=int, default=max(64, max_length))
+    g.add_argument("--initializer-range", type=float, default=0.02, help="std of the initial weights (default 0.02)")
+    p.add_argument("--max-length", type=int, default=max_length, help=f"tokens per example after truncation (default {max_length})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="albert-np-train",
+        description="Train ALBERT in NumPy on data the project generates itself (no downloads).",
+        epilog="examples:\n"
+               "  albert-np-train finetune --out runs/sentiment\n"
+               "  albert-np-train finetune --from-scratch --steps 600 --accum 2\n"
+               "  albert-np-train pretrain --out runs/tiny-albert\n"
+               "  python -m albert_np.train finetune --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{finetune,pretrain}")
+
+    ft = sub.add_parser("finetune", help="sentiment classification (AlbertForSequenceClassification), prints accuracy",
+                        description="Fine-tune AlbertForSequenceClassification on synthetic reviews labelled "
+                                    "negative/positive, where negation and 'but' decide the label. Starts from the "
+                                    "bundled tiny pretrained ALBERT unless --model or --from-scratch says otherwise.")
+    ft.add_argument("--model", default=None, help="pretrained checkpoint folder (default: the bundled tiny-albert)")
+    ft.add_argument("--from-scratch", action="store_true", help="random weights of the size below, not a checkpoint")
+    ft.add_argument("--train-size", type=int, default=4000, help="generated training reviews (default 4000)")
+    ft.add_argument("--eval-size", type=int, default=500, help="generated held-out reviews (default 500)")
+    add_common_arguments(ft, steps=400, batch_size=32, lr=1e-3, eval_every=100)
+    add_size_arguments(ft, hidden=128, layers=2, intermediate=512, max_length=32)
+    ft.set_defaults(func=finetune)
+
+    pt = sub.add_parser("pretrain", help="MLM + sentence-order pretraining from scratch on synthetic facts",
+                        description="Pretrain a new AlbertForPreTraining with masked-language modelling (15%, "
+                                    "80/10/10) and sentence-order prediction on generated documents about countries. "
+                                    "tools/pretrain_tiny.py runs this with a freshly trained SentencePiece model to "
+                                    "rebuild the bundled checkpoint.")
+    pt.add_argument("--examples", type=int, default=20000, help="generated sentence pairs (default 20000)")
+    pt.add_argument("--review-fraction", type=float, default=0.1,
+                    help="share of pairs taken from reviews rather than facts (default 0.1)")
+    pt.add_argument("--salient-masking", type=float, default=1.0,
+                    help="chance that a pair also gets one entity name masked (REALM's salient-span masking; "
+                         "0 gives plain BERT masking; default 1.0)")
+    add_common_arguments(pt, steps=4000, batch_size=64, lr=5e-3, eval_every=500)
+    add_size_arguments(pt, hidden=128, layers=2, intermediate=512, max_length=48)
+    pt.set_defaults(func=pretrain)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """The `albert-np-train` / `python -m albert_np.train` entry point."""
+    args = parse_args(argv)
+    try:
+        args.func(args)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
