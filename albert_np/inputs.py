@@ -19,7 +19,7 @@ class Batch:
     inputs_embeds: object      # [N, E] floats, or None
     token_type_ids: object     # [N] ints
     position_ids: object       # [N] ints
-    mask_add: object           # [B, 1, 1, S]: 0 to attend, the dtype's most negative number to ignore
+    mask_add: object           # [B, 1, 1, S]: 0 to attend, the dtype's most negative number to ignore; None: no padding
     batch: int
     seq: int
     lead_shape: tuple          # the batch dims as given: (B,) or (B, C) for multiple choice
@@ -119,7 +119,7 @@ def prepare_batch(bk, config, dtype, input_ids, attention_mask, token_type_ids, 
         inputs_embeds=None if embeds is None else _to_device_float(bk, inputs_embeds, embeds, xp_dtype, config),
         token_type_ids=bk.asarray(np.ascontiguousarray(tt.reshape(-1), dtype=np.int64)),
         position_ids=bk.asarray(np.ascontiguousarray(pos.reshape(-1), dtype=np.int64)),
-        mask_add=bk.asarray(mask_add, dtype=xp_dtype),
+        mask_add=None if keep.all() else bk.asarray(mask_add, dtype=xp_dtype),
         batch=batch,
         seq=seq,
         lead_shape=tuple(lead),

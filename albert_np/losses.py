@@ -11,9 +11,8 @@ from .ops import sigmoid
 
 def cross_entropy_forward(xp, logits, labels, ignore_index=-100):
     # logits [N, C], labels [N] ints -> scalar;  loss = -mean over kept rows of log softmax(logits)[label]
-    shifted = logits - xp.max(logits, axis=-1, keepdims=True)
-    logsumexp = xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
-    logp = shifted - logsumexp                                                     # [N, C]
+    logp = logits - xp.max(logits, axis=-1, keepdims=True)
+    logp -= xp.log(xp.sum(xp.exp(logp), axis=-1, keepdims=True))                  # [N, C], log softmax in place
     keep = labels != ignore_index
     safe = xp.where(keep, labels, xp.zeros_like(labels))                           # any valid row for ignored ones
     picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]                 # [N]
@@ -27,8 +26,10 @@ def cross_entropy_backward(xp, dloss, cache):
     # d loss / d logits = (softmax(logits) - onehot(label)) * kept / count
     logp, safe, weight, count = cache
     classes = xp.arange(logp.shape[1], device=_device(logp))
-    one_hot = xp.astype(safe[:, None] == classes[None, :], logp.dtype)
-    return (xp.exp(logp) - one_hot) * (weight * (dloss / count))[:, None]
+    d = xp.exp(logp)
+    d -= xp.astype(safe[:, None] == classes[None, :], logp.dtype)                  # in place: for a 30k vocab
+    d *= (weight * (dloss / count))[:, None]                                         # each [N, C] copy is large
+    return d
 
 
 def mse_forward(xp, pred, target):

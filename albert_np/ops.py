@@ -102,28 +102,29 @@ _FAST_GELU_C = 0.7978845608  # transformers' FastGELUActivation uses this rounde
 
 
 def gelu_new_forward(xp, bk, x):
-    # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    t = x * x
-    t *= 0.044715
-    t += 1.0
-    t *= x
-    t *= _SQRT_2_OVER_PI
-    th = xp.tanh(t)
-    y = th + 1.0
-    y *= x
-    y *= 0.5
-    return y, (x, th)
+    # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(t)),  t = sqrt(2/pi) (x + 0.044715 x^3).
+    # Computed as y = x / (1 + e^(-2t)), the same number since 0.5 (1 + tanh t) = sigmoid(2t), in fewer passes
+    # (exp is also cheaper than tanh). -2t is capped at 80 so e^(-2t) cannot overflow; there y is -0 either way.
+    u = x * x
+    u *= -2.0 * _SQRT_2_OVER_PI * 0.044715
+    u -= 2.0 * _SQRT_2_OVER_PI
+    u *= x                                   # u = -2t
+    e = xp.exp(xp.minimum(u, 80.0))
+    e += 1.0                                 # e = 1 + e^(-2t) = 1 / sigmoid(2t)
+    return x / e, (x, e)
 
 
 def gelu_new_backward(xp, dy, cache):
-    # dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-    x, th = cache
+    # With th = tanh(t) = 2 sigmoid(2t) - 1:
+    #   dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+    x, e = cache
+    th = 2.0 / e - 1.0
     inner = x * x
     inner *= 3 * 0.044715
     inner += 1.0
     inner *= _SQRT_2_OVER_PI
-    sech2 = 1.0 - th * th
-    d = x * sech2
+    d = 1.0 - th * th
+    d *= x
     d *= inner
     d += th
     d += 1.0
@@ -243,7 +244,8 @@ def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_dr
 
     x: [N, H] with N = batch * seq; w_qkv: [3H, H] (query, key, value weights stacked, so one GEMM makes all
     three, the query rows already multiplied by 1/sqrt(head_dim): see fuse_qkv); mask_add: [B, 1, 1, S], 0 where
-    a key may be attended and the dtype's most negative number where it is padding. Returns the context [N, H],
+    a key may be attended and the dtype's most negative number where it is padding, or None when nothing is
+    padded. Returns the context [N, H],
     the attention probabilities [B, heads, S, S], and the cache.
     """
     hidden = x.shape[1]
@@ -254,7 +256,9 @@ def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_dr
     scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                       # [B, h, S, S], q k^T / sqrt(d)
     # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while
     # keeping every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN).
-    scores += mask_add
+    # A batch without padding has no mask (None), as in transformers, and skips the pass.
+    if mask_add is not None:
+        scores += mask_add
     probs = softmax_forward(xp, scores)
     probs_dropped, keep = dropout_forward(xp, bk, probs, p_drop, training)
     ctx = xp.matmul(probs_dropped, v)                                             # [B, h, S, d]
