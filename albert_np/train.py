@@ -29,7 +29,6 @@ from tqdm.auto import tqdm
 
 from . import synthetic
 from .config import AlbertConfig
-from .demo import bundled_model_dir, fill_mask
 from .modeling import AlbertForPreTraining, AlbertForSequenceClassification
 from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
 from .tokenizer import AlbertTokenizer
@@ -308,6 +307,8 @@ def config_from_args(args, tokenizer, **extra) -> AlbertConfig:
 
 def finetune(args) -> dict:
     """Fine-tune AlbertForSequenceClassification on synthetic sentiment; returns accuracy before/after and the history."""
+    from .demo import bundled_model_dir  # not at the top: `python -m albert_np.demo` must not find demo imported
+
     model_dir = args.model or bundled_model_dir()
     tokenizer = load_tokenizer(args.tokenizer or model_dir)
     labels = {"id2label": dict(enumerate(synthetic.SENTIMENT_LABELS)),
@@ -344,6 +345,8 @@ def finetune(args) -> dict:
 
 def pretrain(args) -> dict:
     """Pretrain AlbertForPreTraining from scratch (MLM + SOP) on synthetic facts with an existing tokenizer."""
+    from .demo import bundled_model_dir, fill_mask  # see finetune
+
     tokenizer = load_tokenizer(args.tokenizer or bundled_model_dir())
     model = AlbertForPreTraining(config_from_args(args, tokenizer), dtype=args.dtype, backend=args.backend,
                                  seed=args.seed)
