@@ -49,17 +49,7 @@ class Backend:
 
     def to_numpy(self, x):
         """A NumPy copy of `x` on the host, from any backend (None passes through)."""
-        if x is None or isinstance(x, np.ndarray):
-            return x
-        if self.name == "cupy":
-            return x.get()
-        if self.name == "numpy":
-            return np.asarray(x)
-        # A generic Array-API array: move it to the namespace's CPU device first, then read its buffer.
-        cpu = _cpu_device(self.xp)
-        if cpu is not None and getattr(x, "device", cpu) != cpu:
-            x = x.to_device(cpu)
-        return np.asarray(x)
+        return to_numpy(x)
 
     def zeros(self, shape, dtype):
         if self.device is None:
@@ -163,6 +153,7 @@ def to_numpy(x):
         return x
     if type(x).__module__.split(".")[0] == "cupy":
         return x.get()
+    # A generic Array-API array: move it to its namespace's CPU device first, then read its buffer.
     if hasattr(x, "__array_namespace__") and hasattr(x, "to_device"):
         cpu = _cpu_device(x.__array_namespace__())
         if cpu is not None and x.device != cpu:

@@ -47,7 +47,7 @@ def to_host(bk, x, name):
 
 
 def check_int(arr, name):
-    if not (np.issubdtype(arr.dtype, np.integer) or (arr.dtype == np.bool_ and name == "attention_mask")):
+    if not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must hold integers (token indices), got dtype {arr.dtype}")
 
 

@@ -245,8 +245,7 @@ def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_dr
     x: [N, H] with N = batch * seq; w_qkv: [3H, H] (query, key, value weights stacked, so one GEMM makes all
     three, the query rows already multiplied by 1/sqrt(head_dim): see fuse_qkv); mask_add: [B, 1, 1, S], 0 where
     a key may be attended and the dtype's most negative number where it is padding, or None when nothing is
-    padded. Returns the context [N, H],
-    the attention probabilities [B, heads, S, S], and the cache.
+    padded. Returns the context [N, H], the attention probabilities [B, heads, S, S], and the cache.
     """
     hidden = x.shape[1]
     d = hidden // heads
