@@ -7,6 +7,7 @@ transformers returns must match: ids, tokens, token types, masks, offsets, decod
 save_pretrained writes loads in transformers and gives the same outputs, and the reverse.
 """
 
+import importlib.util
 import io
 import itertools
 import json
@@ -22,12 +23,17 @@ from albert_np.tokenizer import AlbertTokenizer  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 GOLDEN = Path(__file__).resolve().parent / "golden" / "tokenizer"
-CONFIGS = [
-    {"do_lower_case": True, "keep_accents": False},
-    {"do_lower_case": True, "keep_accents": True},
-    {"do_lower_case": False, "keep_accents": False},
-    {"do_lower_case": False, "keep_accents": True},
-]
+
+def _load_fixture_tool():
+    """tools/make_tokenizer_golden.py as a module (tools/ is not a package), so live and fixture settings agree."""
+    path = Path(__file__).resolve().parent.parent / "tools" / "make_tokenizer_golden.py"
+    spec = importlib.util.spec_from_file_location("make_tokenizer_golden", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CONFIGS = _load_fixture_tool().CONFIGS  # the four do_lower_case x keep_accents settings
 POOLS = [
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.;:'\"`!?-()[]{}<>/\\@#$%^&*_+=~|",
     "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßẞİıŒœŠšŽžƒǅǄǆ",
