@@ -37,9 +37,7 @@ class Backend:
 
     def asarray(self, x, dtype=None):
         """Put host data (NumPy array, list, scalar) or an array of this namespace on the backend's device."""
-        if self.device is None:
-            return self.xp.asarray(x, dtype=dtype)
-        return self.xp.asarray(x, dtype=dtype, device=self.device)
+        return self.xp.asarray(x, dtype=dtype, **self._on_device())
 
     def is_array(self, x) -> bool:
         """True when `x` already belongs to this backend's namespace (so no host copy is needed)."""
@@ -52,14 +50,17 @@ class Backend:
         return to_numpy(x)
 
     def zeros(self, shape, dtype):
-        if self.device is None:
-            return self.xp.zeros(shape, dtype=dtype)
-        return self.xp.zeros(shape, dtype=dtype, device=self.device)
+        return self.xp.zeros(shape, dtype=dtype, **self._on_device())
+
+    def ones(self, shape, dtype):
+        return self.xp.ones(shape, dtype=dtype, **self._on_device())
 
     def arange(self, n: int):
-        if self.device is None:
-            return self.xp.arange(n)
-        return self.xp.arange(n, device=self.device)
+        return self.xp.arange(n, **self._on_device())
+
+    def _on_device(self) -> dict:
+        # NumPy's default device needs no argument; other namespaces get the backend's device.
+        return {} if self.device is None else {"device": self.device}
 
     # ---- what the standard lacks -------------------------------------------------------------------
 

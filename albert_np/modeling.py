@@ -244,16 +244,13 @@ class AlbertPreTrainedModel:
         """transformers' _init_weights: N(0, initializer_range) for matrices and tables, LayerNorm 1/0, biases 0."""
         bk, cfg = self.backend, self.config
         if name.endswith(("LayerNorm.weight", "layer_norm.weight")):
-            return self.xp.ones(shape, dtype=self._xp_dtype, **self._device_kw())
+            return bk.ones(shape, self._xp_dtype)
         if name.endswith("bias"):
             return bk.zeros(shape, self._xp_dtype)
         w = bk.normal(shape, cfg.initializer_range, self._xp_dtype)
         if name.endswith("word_embeddings.weight") and cfg.pad_token_id is not None:
             w[cfg.pad_token_id, ...] = 0.0  # nn.Embedding zeroes its padding row
         return w
-
-    def _device_kw(self):
-        return {} if self.backend.device is None else {"device": self.backend.device}
 
     def parameters(self) -> dict:
         """The live weight arrays by checkpoint name (each shared or tied array once); optimizers update them in place."""
