@@ -115,10 +115,9 @@ def test_base_model_loads_from_pretraining_checkpoint_and_lists_unused_head_weig
         base = an.AlbertModel.from_pretrained(path)
     np.testing.assert_array_equal(base.params["encoder.embedding_hidden_mapping_in.weight"],
                                   model.params["albert.encoder.embedding_hidden_mapping_in.weight"])
-    batch = make_batch(an.AlbertModel, model.config)
-    batch_no_labels = {k: v for k, v in batch.items()}
-    model_out = model(**batch_no_labels, output_hidden_states=True)
-    np.testing.assert_array_equal(base(**batch_no_labels).last_hidden_state, model_out.hidden_states[-1])
+    batch = make_batch(an.AlbertModel, model.config)  # ids, mask and token types: no labels
+    model_out = model(**batch, output_hidden_states=True)
+    np.testing.assert_array_equal(base(**batch).last_hidden_state, model_out.hidden_states[-1])
 
 
 def test_head_loads_from_base_checkpoint_and_initialises_missing_head(tmp_path):
@@ -263,7 +262,7 @@ def test_albert_attribute_is_the_encoder_sharing_the_same_arrays(saved):
     assert isinstance(base, an.AlbertModel)
     key = "encoder.embedding_hidden_mapping_in.weight"
     assert base.params[key] is model.params["albert." + key]
-    batch = {k: v for k, v in make_batch(an.AlbertModel, model.config).items()}
+    batch = make_batch(an.AlbertModel, model.config)
     np.testing.assert_array_equal(base(**batch).pooler_output,
                                   model.albert(**batch).pooler_output)
 
