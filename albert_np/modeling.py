@@ -108,7 +108,7 @@ def embeddings_forward(xp, bk, p, pre, cfg, batch, training):
     positions, pos_cache = ops.embedding_forward(xp, batch.position_ids, p[pre + "position_embeddings.weight"])
     e = words + types
     e += positions
-    e, ln_cache = ops.layernorm_forward(xp, e, p[pre + "LayerNorm.weight"], p[pre + "LayerNorm.bias"], cfg.layer_norm_eps)
+    e, ln_cache = ops.layernorm_forward(xp, bk, e, p[pre + "LayerNorm.weight"], p[pre + "LayerNorm.bias"], cfg.layer_norm_eps)
     e, keep = ops.dropout_forward(xp, bk, e, cfg.hidden_dropout_prob, training)
     return e, (word_cache, type_cache, pos_cache, ln_cache, keep)
 
@@ -117,7 +117,7 @@ def embeddings_backward(xp, bk, pre, cfg, de, cache, grads):
     # Returns d loss / d inputs_embeds when those were given (else None); table gradients go into `grads`.
     word_cache, type_cache, pos_cache, ln_cache, keep = cache
     de = ops.dropout_backward(xp, de, keep)
-    de, dw, db = ops.layernorm_backward(xp, de, ln_cache)
+    de, dw, db = ops.layernorm_backward(xp, bk, de, ln_cache)
     _accumulate(grads, pre + "LayerNorm.weight", dw)
     _accumulate(grads, pre + "LayerNorm.bias", db)
     _accumulate(grads, pre + "token_type_embeddings.weight", ops.embedding_backward(xp, bk, de, type_cache))
@@ -155,35 +155,35 @@ def albert_layer_forward(xp, bk, p, lp, qkv, x, batch, cfg, act_forward, trainin
     ctx, probs, attn_cache = ops.attention_forward(
         xp, bk, x, qkv[0], qkv[1], batch.mask_add, batch.batch, batch.seq, cfg.num_attention_heads,
         cfg.attention_probs_dropout_prob, training)
-    proj, dense_cache = ops.linear_forward(xp, ctx, p[a + "dense.weight"], p[a + "dense.bias"])
+    proj, dense_cache = ops.linear_forward(xp, bk, ctx, p[a + "dense.weight"], p[a + "dense.bias"])
     proj, keep = ops.dropout_forward(xp, bk, proj, cfg.hidden_dropout_prob, training)
-    proj += x
-    attn_out, ln1_cache = ops.layernorm_forward(xp, proj, p[a + "LayerNorm.weight"], p[a + "LayerNorm.bias"], cfg.layer_norm_eps)
-    f, ffn_cache = ops.linear_forward(xp, attn_out, p[lp + "ffn.weight"], p[lp + "ffn.bias"])
+    attn_out, ln1_cache = ops.layernorm_forward(xp, bk, proj, p[a + "LayerNorm.weight"], p[a + "LayerNorm.bias"],
+                                                cfg.layer_norm_eps, residual=x)
+    f, ffn_cache = ops.linear_forward(xp, bk, attn_out, p[lp + "ffn.weight"], p[lp + "ffn.bias"])
     f, act_cache = act_forward(xp, bk, f)
-    f, ffn_out_cache = ops.linear_forward(xp, f, p[lp + "ffn_output.weight"], p[lp + "ffn_output.bias"])
-    f += attn_out
-    y, ln2_cache = ops.layernorm_forward(xp, f, p[lp + "full_layer_layer_norm.weight"], p[lp + "full_layer_layer_norm.bias"], cfg.layer_norm_eps)
+    f, ffn_out_cache = ops.linear_forward(xp, bk, f, p[lp + "ffn_output.weight"], p[lp + "ffn_output.bias"])
+    y, ln2_cache = ops.layernorm_forward(xp, bk, f, p[lp + "full_layer_layer_norm.weight"],
+                                         p[lp + "full_layer_layer_norm.bias"], cfg.layer_norm_eps, residual=attn_out)
     cache = (attn_cache, dense_cache, keep, ln1_cache, ffn_cache, act_cache, ffn_out_cache, ln2_cache)
     return y, probs, cache
 
 
-def albert_layer_backward(xp, lp, dy, cache, act_backward, cfg, grads):
+def albert_layer_backward(xp, bk, lp, dy, cache, act_backward, cfg, grads):
     # The forward read backwards; each residual connection sends its gradient down both of its paths.
     attn_cache, dense_cache, keep, ln1_cache, ffn_cache, act_cache, ffn_out_cache, ln2_cache = cache
     a = lp + "attention."
-    df, dw, db = ops.layernorm_backward(xp, dy, ln2_cache)
+    df, dw, db = ops.layernorm_backward(xp, bk, dy, ln2_cache)
     _accumulate(grads, lp + "full_layer_layer_norm.weight", dw)
     _accumulate(grads, lp + "full_layer_layer_norm.bias", db)
     dh, dw, db = ops.linear_backward(xp, df, ffn_out_cache)
     _accumulate(grads, lp + "ffn_output.weight", dw)
     _accumulate(grads, lp + "ffn_output.bias", db)
-    dh = act_backward(xp, dh, act_cache)
+    dh = act_backward(xp, bk, dh, act_cache)
     dattn, dw, db = ops.linear_backward(xp, dh, ffn_cache)
     _accumulate(grads, lp + "ffn.weight", dw)
     _accumulate(grads, lp + "ffn.bias", db)
     dattn += df                                                     # residual: a feeds the FFN and the sum
-    dproj, dw, db = ops.layernorm_backward(xp, dattn, ln1_cache)
+    dproj, dw, db = ops.layernorm_backward(xp, bk, dattn, ln1_cache)
     _accumulate(grads, a + "LayerNorm.weight", dw)
     _accumulate(grads, a + "LayerNorm.bias", db)
     dx = dproj                                                      # residual: x feeds attention and the sum
@@ -191,7 +191,7 @@ def albert_layer_backward(xp, lp, dy, cache, act_backward, cfg, grads):
     dctx, dw, db = ops.linear_backward(xp, dproj, dense_cache)
     _accumulate(grads, a + "dense.weight", dw)
     _accumulate(grads, a + "dense.bias", db)
-    dx_attn, dw_qkv, db_qkv = ops.attention_backward(xp, dctx, attn_cache)
+    dx_attn, dw_qkv, db_qkv = ops.attention_backward(xp, bk, dctx, attn_cache)
     dx = dx + dx_attn
     H = dx.shape[1]
     scales = (query_scale(cfg), 1.0, 1.0)                          # the query rows were pre-scaled in fuse_qkv
@@ -377,8 +377,8 @@ class AlbertPreTrainedModel:
 
         e, emb_cache = embeddings_forward(xp, bk, p, pre + "embeddings.", cfg, batch, self.training)
         enc = pre + "encoder."
-        h, map_cache = ops.linear_forward(xp, e, p[enc + "embedding_hidden_mapping_in.weight"],
-                                          p[enc + "embedding_hidden_mapping_in.bias"])
+        h, map_cache = ops.linear_forward(xp, bk, e, p[enc + "embedding_hidden_mapping_in.weight"],
+                                              p[enc + "embedding_hidden_mapping_in.bias"])
         hidden_states = [xp.reshape(h, (B, S, H))] if output_hidden_states else None
         attentions = [] if output_attentions else None
         layer_caches, fused = [], {}
@@ -399,7 +399,7 @@ class AlbertPreTrainedModel:
         pooled, pool_cache = None, None
         if self.add_pooling_layer:
             first = xp.reshape(h, (B, S, H))[:, 0, :]                                   # [B, H], the [CLS] token
-            z, lin_cache = ops.linear_forward(xp, first, p[pre + "pooler.weight"], p[pre + "pooler.bias"])
+            z, lin_cache = ops.linear_forward(xp, bk, first, p[pre + "pooler.weight"], p[pre + "pooler.bias"])
             pooled, tanh_cache = ops.tanh_forward(xp, bk, z)
             pool_cache = (lin_cache, tanh_cache)
         self._tape = {"batch": batch, "emb": emb_cache, "map": map_cache, "layers": layer_caches,
@@ -416,7 +416,7 @@ class AlbertPreTrainedModel:
         dh = self.backend.zeros((B * S, H), self._xp_dtype) if dseq is None else dseq
         if dpooled is not None and tape["pool"] is not None:
             lin_cache, tanh_cache = tape["pool"]
-            dz = ops.tanh_backward(xp, dpooled, tanh_cache)
+            dz = ops.tanh_backward(xp, bk, dpooled, tanh_cache)
             dfirst, dw, db = ops.linear_backward(xp, dz, lin_cache)
             _accumulate(grads, pre + "pooler.weight", dw)
             _accumulate(grads, pre + "pooler.bias", db)
@@ -425,7 +425,7 @@ class AlbertPreTrainedModel:
             dh = xp.reshape(dh, (B * S, H))
         act_backward = self._act[1]
         for lp, cache in reversed(tape["layers"]):
-            dh = albert_layer_backward(xp, lp, dh, cache, act_backward, cfg, grads)
+            dh = albert_layer_backward(xp, bk, lp, dh, cache, act_backward, cfg, grads)
         enc = pre + "encoder."
         de, dw, db = ops.linear_backward(xp, dh, tape["map"])
         _accumulate(grads, enc + "embedding_hidden_mapping_in.weight", dw)
@@ -516,22 +516,22 @@ def _shape_hint(key):
 
 def mlm_head_forward(xp, bk, p, cfg, act_forward, seq, decoder_weight):
     # [N, H] -> [N, V]: dense H->E, activation, LayerNorm, then the decoder tied to the word embeddings
-    h, dense_cache = ops.linear_forward(xp, seq, p["predictions.dense.weight"], p["predictions.dense.bias"])
+    h, dense_cache = ops.linear_forward(xp, bk, seq, p["predictions.dense.weight"], p["predictions.dense.bias"])
     h, act_cache = act_forward(xp, bk, h)
-    h, ln_cache = ops.layernorm_forward(xp, h, p["predictions.LayerNorm.weight"], p["predictions.LayerNorm.bias"], cfg.layer_norm_eps)
-    logits, dec_cache = ops.linear_forward(xp, h, p[decoder_weight], p["predictions.bias"])
+    h, ln_cache = ops.layernorm_forward(xp, bk, h, p["predictions.LayerNorm.weight"], p["predictions.LayerNorm.bias"], cfg.layer_norm_eps)
+    logits, dec_cache = ops.linear_forward(xp, bk, h, p[decoder_weight], p["predictions.bias"])
     return logits, (dense_cache, act_cache, ln_cache, dec_cache)
 
 
-def mlm_head_backward(xp, dlogits, cache, act_backward, decoder_weight, grads):
+def mlm_head_backward(xp, bk, dlogits, cache, act_backward, decoder_weight, grads):
     dense_cache, act_cache, ln_cache, dec_cache = cache
     dh, dw, db = ops.linear_backward(xp, dlogits, dec_cache)
     _accumulate(grads, decoder_weight, dw)                     # the tied decoder adds to the word-embedding gradient
     _accumulate(grads, "predictions.bias", db)
-    dh, dw, db = ops.layernorm_backward(xp, dh, ln_cache)
+    dh, dw, db = ops.layernorm_backward(xp, bk, dh, ln_cache)
     _accumulate(grads, "predictions.LayerNorm.weight", dw)
     _accumulate(grads, "predictions.LayerNorm.bias", db)
-    dh = act_backward(xp, dh, act_cache)
+    dh = act_backward(xp, bk, dh, act_cache)
     dseq, dw, db = ops.linear_backward(xp, dh, dense_cache)
     _accumulate(grads, "predictions.dense.weight", dw)
     _accumulate(grads, "predictions.dense.bias", db)
@@ -541,7 +541,7 @@ def mlm_head_backward(xp, dlogits, cache, act_backward, decoder_weight, grads):
 def classifier_forward(xp, bk, p, name, x, p_drop, training):
     # [M, H] -> [M, num_labels]: dropout, then a linear layer
     x, keep = ops.dropout_forward(xp, bk, x, p_drop, training)
-    logits, cache = ops.linear_forward(xp, x, p[name + ".weight"], p[name + ".bias"])
+    logits, cache = ops.linear_forward(xp, bk, x, p[name + ".weight"], p[name + ".bias"])
     return logits, (keep, cache)
 
 
@@ -622,7 +622,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
         dseq = dpooled = None
         if "prediction_logits" in douts:
             dlogits = xp.reshape(douts["prediction_logits"], (-1, cfg.vocab_size))
-            dseq = mlm_head_backward(xp, dlogits, self._tape["mlm"], self._act[1],
+            dseq = mlm_head_backward(xp, self.backend, dlogits, self._tape["mlm"], self._act[1],
                                      self.prefix + "embeddings.word_embeddings.weight", grads)
         if "sop_logits" in douts:
             dpooled = classifier_backward(xp, douts["sop_logits"], self._tape["sop"], "sop_classifier.classifier", grads)
@@ -655,7 +655,7 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
 
     def _head_backward(self, douts, grads):
         dlogits = self.xp.reshape(douts["logits"], (-1, self.config.vocab_size))
-        dseq = mlm_head_backward(self.xp, dlogits, self._tape["mlm"], self._act[1],
+        dseq = mlm_head_backward(self.xp, self.backend, dlogits, self._tape["mlm"], self._act[1],
                                  self.prefix + "embeddings.word_embeddings.weight", grads)
         return dseq, None
 
@@ -788,7 +788,8 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         B, S = batch.batch, batch.seq
         seq, _, hs, att = self._run_albert(batch, output_hidden_states, output_attentions)
-        logits, head_cache = ops.linear_forward(xp, seq, self.params["qa_outputs.weight"], self.params["qa_outputs.bias"])
+        logits, head_cache = ops.linear_forward(xp, self.backend, seq, self.params["qa_outputs.weight"],
+                                                self.params["qa_outputs.bias"])
         start, end = xp.reshape(logits[:, 0], (B, S)), xp.reshape(logits[:, 1], (B, S))
         loss = loss_cache = None
         if start_positions is not None and end_positions is not None:

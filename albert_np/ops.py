@@ -14,11 +14,14 @@ import math
 # ---- linear ----------------------------------------------------------------------------------------
 
 
-def linear_forward(xp, x, w, b):
+def linear_forward(xp, bk, x, w, b):
     # [N, I] -> [N, O];  y = x W^T + b  (w: [O, I], b: [O])
     y = xp.matmul(x, w.T)
     if b is not None:
-        y += b
+        def add_bias(y):
+            y += b
+
+        bk.rowwise(add_bias, y)  # in place, in row blocks
     return y, (x, w)
 
 
@@ -32,32 +35,47 @@ def linear_backward(xp, dy, cache):
 
 
 # ---- LayerNorm --------------------------------------------------------------------------------------
+# Rows are independent, so the row math runs through `bk.rowwise` (cache-sized blocks, several threads on NumPy).
 
 
-def layernorm_forward(xp, x, w, b, eps):
-    # [N, D] -> [N, D];  y = (x - mean) / sqrt(var + eps) * w + b, statistics over the last axis
-    mean = xp.mean(x, axis=-1, keepdims=True)
-    xhat = x - mean
-    var = xp.mean(xhat * xhat, axis=-1, keepdims=True)
-    rstd = 1.0 / xp.sqrt(var + eps)
-    xhat *= rstd
-    y = xhat * w
-    y += b
-    return y, (xhat, rstd, w)
+def layernorm_forward(xp, bk, x, w, b, eps, residual=None):
+    # [N, D] -> [N, D];  y = (s - mean) / sqrt(var + eps) * w + b with s = x (+ residual), statistics over the
+    # last axis. The residual sum is formed inside the same pass. The cache keeps the inputs and the two
+    # per-row statistics; the backward rebuilds xhat = (s - mean) * rstd from them, one [N, D] array less in memory.
+    def rows(x, *r):
+        s = x + r[0] if r else x
+        mean = xp.mean(s, axis=-1, keepdims=True)
+        xhat = s - mean
+        var = xp.mean(xhat * xhat, axis=-1, keepdims=True)
+        rstd = 1.0 / xp.sqrt(var + eps)
+        xhat *= rstd
+        y = xhat * w
+        y += b
+        return y, mean, rstd
+
+    inputs = (x,) if residual is None else (x, residual)
+    y, mean, rstd = bk.rowwise(rows, *inputs)
+    return y, (inputs, mean, rstd, w)
 
 
-def layernorm_backward(xp, dy, cache):
-    # dw = sum_n dy * xhat;  db = sum_n dy.  With g = dy * w, the input gradient has three terms because x
+def layernorm_backward(xp, bk, dy, cache):
+    # dw = sum_n dy * xhat;  db = sum_n dy.  With g = dy * w, the input gradient has three terms because s
     # reaches xhat directly, through the mean, and through the variance:
-    #   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
-    xhat, rstd, w = cache
-    dw = xp.sum(dy * xhat, axis=0)
-    db = xp.sum(dy, axis=0)
-    g = dy * w
-    dx = g - xp.mean(g, axis=-1, keepdims=True)
-    dx -= xhat * xp.mean(g * xhat, axis=-1, keepdims=True)
-    dx *= rstd
-    return dx, dw, db
+    #   ds = rstd * (g - mean(g) - xhat * mean(g * xhat))
+    # Returns (ds, dw, db); with a residual, ds is the gradient of both x and the residual.
+    inputs, mean, rstd, w = cache
+
+    def rows(dy, mean, rstd, x, *r):
+        xhat = (x + r[0] if r else x) - mean
+        xhat *= rstd
+        g = dy * w
+        ds = g - xp.mean(g, axis=-1, keepdims=True)
+        ds -= xhat * xp.mean(g * xhat, axis=-1, keepdims=True)
+        ds *= rstd
+        return ds, dy * xhat
+
+    ds, dy_xhat = bk.rowwise(rows, dy, mean, rstd, *inputs)
+    return ds, xp.sum(dy_xhat, axis=0), xp.sum(dy, axis=0)
 
 
 # ---- embeddings -------------------------------------------------------------------------------------
@@ -95,78 +113,99 @@ def dropout_backward(xp, dy, keep):
 
 
 # ---- activations ------------------------------------------------------------------------------------
-# Each returns (y, cache); each backward returns dx = dy * f'(x).
+# Each forward returns (y, cache); each backward returns dx = dy * f'(x). The cache is the input x (the output
+# for tanh): what f'(x) needs is recomputed from it, which costs one pass in the backward and saves keeping a
+# second [N, I] array per layer. Both directions run through `bk.rowwise` (elementwise, so rows are independent).
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _FAST_GELU_C = 0.7978845608  # transformers' FastGELUActivation uses this rounded constant, so we do too
 
 
-def gelu_new_forward(xp, bk, x):
-    # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(t)),  t = sqrt(2/pi) (x + 0.044715 x^3).
-    # Computed as y = x / (1 + e^(-2t)), the same number since 0.5 (1 + tanh t) = sigmoid(2t), in fewer passes
-    # (exp is also cheaper than tanh). -2t is capped at 80 so e^(-2t) cannot overflow; there y is -0 either way.
+def _gelu_new_denominator(xp, x):
+    # e = 1 + e^(-2t) = 1 / sigmoid(2t),  t = sqrt(2/pi) (x + 0.044715 x^3).
+    # -2t is capped at 80 so e^(-2t) cannot overflow; there y = x / e is -0 either way.
     u = x * x
     u *= -2.0 * _SQRT_2_OVER_PI * 0.044715
     u -= 2.0 * _SQRT_2_OVER_PI
     u *= x                                   # u = -2t
     e = xp.exp(xp.minimum(u, 80.0))
-    e += 1.0                                 # e = 1 + e^(-2t) = 1 / sigmoid(2t)
-    return x / e, (x, e)
+    e += 1.0
+    return e
 
 
-def gelu_new_backward(xp, dy, cache):
+def gelu_new_forward(xp, bk, x):
+    # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(t)).
+    # Computed as y = x / (1 + e^(-2t)), the same number since 0.5 (1 + tanh t) = sigmoid(2t), in fewer passes
+    # (exp is also cheaper than tanh).
+    return bk.rowwise(lambda x: x / _gelu_new_denominator(xp, x), x), (x,)
+
+
+def gelu_new_backward(xp, bk, dy, cache):
     # With th = tanh(t) = 2 sigmoid(2t) - 1:
     #   dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-    x, e = cache
-    th = 2.0 / e - 1.0
-    inner = x * x
-    inner *= 3 * 0.044715
-    inner += 1.0
-    inner *= _SQRT_2_OVER_PI
-    d = 1.0 - th * th
-    d *= x
-    d *= inner
-    d += th
-    d += 1.0
-    d *= 0.5
-    return dy * d
+    def rows(dy, x):
+        th = 2.0 / _gelu_new_denominator(xp, x) - 1.0
+        inner = x * x
+        inner *= 3 * 0.044715
+        inner += 1.0
+        inner *= _SQRT_2_OVER_PI
+        d = 1.0 - th * th
+        d *= x
+        d *= inner
+        d += th
+        d += 1.0
+        d *= 0.5
+        return dy * d
+
+    return bk.rowwise(rows, dy, cache[0])
 
 
 def gelu_fast_forward(xp, bk, x):
     # y = 0.5 x (1 + tanh(0.7978845608 x (1 + 0.044715 x^2)))
-    th = xp.tanh(x * _FAST_GELU_C * (1.0 + 0.044715 * x * x))
-    return 0.5 * x * (1.0 + th), (x, th)
+    return bk.rowwise(lambda x: 0.5 * x * (1.0 + _gelu_fast_tanh(xp, x)), x), (x,)
 
 
-def gelu_fast_backward(xp, dy, cache):
+def _gelu_fast_tanh(xp, x):
+    return xp.tanh(x * _FAST_GELU_C * (1.0 + 0.044715 * x * x))
+
+
+def gelu_fast_backward(xp, bk, dy, cache):
     # dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) * 0.7978845608 (1 + 3 * 0.044715 x^2)
-    x, th = cache
-    d = 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _FAST_GELU_C * (1.0 + 3 * 0.044715 * x * x)
-    return dy * d
+    def rows(dy, x):
+        th = _gelu_fast_tanh(xp, x)
+        return dy * (0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _FAST_GELU_C * (1.0 + 3 * 0.044715 * x * x))
+
+    return bk.rowwise(rows, dy, cache[0])
 
 
 def gelu_forward(xp, bk, x):
-    # exact GELU (ALBERT v1): y = x Phi(x) = 0.5 x (1 + erf(x / sqrt(2)))
-    cdf = 0.5 * (1.0 + bk.erf(x * (1.0 / math.sqrt(2.0))))
-    return x * cdf, (x, cdf)
+    # exact GELU (ALBERT v1): y = x Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
+    # Phi(x) is kept for the backward (erf costs dozens of passes, too many to recompute).
+    def rows(x):
+        cdf = 0.5 * (1.0 + bk.erf(x * (1.0 / math.sqrt(2.0))))
+        return x * cdf, cdf
+
+    y, cdf = bk.rowwise(rows, x)
+    return y, (x, cdf)
 
 
-def gelu_backward(xp, dy, cache):
+def gelu_backward(xp, bk, dy, cache):
     # dy/dx = Phi(x) + x phi(x), phi the standard normal density
-    x, cdf = cache
-    pdf = xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
-    return dy * (cdf + x * pdf)
+    def rows(dy, x, cdf):
+        pdf = xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+        return dy * (cdf + x * pdf)
+
+    return bk.rowwise(rows, dy, *cache)
 
 
 def relu_forward(xp, bk, x):
     # y = max(x, 0)
-    return xp.maximum(x, 0.0), (x,)
+    return bk.rowwise(lambda x: xp.maximum(x, 0.0), x), (x,)
 
 
-def relu_backward(xp, dy, cache):
+def relu_backward(xp, bk, dy, cache):
     # dy/dx = 1 where x > 0, else 0 (torch's convention at 0)
-    (x,) = cache
-    return xp.where(x > 0, dy, 0.0)
+    return bk.rowwise(lambda dy, x: xp.where(x > 0, dy, 0.0), dy, cache[0])
 
 
 def sigmoid(xp, x):
@@ -177,26 +216,27 @@ def sigmoid(xp, x):
 
 def silu_forward(xp, bk, x):
     # SiLU / swish: y = x sigmoid(x)
-    s = sigmoid(xp, x)
-    return x * s, (x, s)
+    return bk.rowwise(lambda x: x * sigmoid(xp, x), x), (x,)
 
 
-def silu_backward(xp, dy, cache):
-    # dy/dx = s + x s (1 - s)
-    x, s = cache
-    return dy * (s * (1.0 + x * (1.0 - s)))
+def silu_backward(xp, bk, dy, cache):
+    # dy/dx = s + x s (1 - s),  s = sigmoid(x)
+    def rows(dy, x):
+        s = sigmoid(xp, x)
+        return dy * (s * (1.0 + x * (1.0 - s)))
+
+    return bk.rowwise(rows, dy, cache[0])
 
 
 def tanh_forward(xp, bk, x):
     # y = tanh(x)
-    y = xp.tanh(x)
+    y = bk.rowwise(xp.tanh, x)
     return y, (y,)
 
 
-def tanh_backward(xp, dy, cache):
+def tanh_backward(xp, bk, dy, cache):
     # dy/dx = 1 - y^2
-    (y,) = cache
-    return dy * (1.0 - y * y)
+    return bk.rowwise(lambda dy, y: dy * (1.0 - y * y), dy, cache[0])
 
 
 ACTIVATIONS = {
@@ -224,16 +264,19 @@ def get_activation(name):
 # ---- softmax ----------------------------------------------------------------------------------------
 
 
-def softmax_forward(xp, x):
+def softmax_forward(xp, bk, x):
     # [..., K] -> [..., K];  exp(x - max) / sum exp(x - max), the max subtracted so exp cannot overflow
-    e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
-    e *= 1.0 / xp.sum(e, axis=-1, keepdims=True)
-    return e
+    def rows(x):
+        e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
+        e *= 1.0 / xp.sum(e, axis=-1, keepdims=True)
+        return e
+
+    return bk.rowwise(rows, x)
 
 
-def softmax_backward(xp, dp, p):
+def softmax_backward(xp, bk, dp, p):
     # dx = p * (dp - sum(dp * p)), the Jacobian diag(p) - p p^T applied to dp
-    return p * (dp - xp.sum(dp * p, axis=-1, keepdims=True))
+    return bk.rowwise(lambda dp, p: p * (dp - xp.sum(dp * p, axis=-1, keepdims=True)), dp, p)
 
 
 # ---- self-attention ---------------------------------------------------------------------------------
@@ -249,7 +292,7 @@ def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_dr
     """
     hidden = x.shape[1]
     d = hidden // heads
-    qkv, qkv_cache = linear_forward(xp, x, w_qkv, b_qkv)                          # [N, 3H]
+    qkv, qkv_cache = linear_forward(xp, bk, x, w_qkv, b_qkv)                      # [N, 3H]
     qkv = xp.permute_dims(xp.reshape(qkv, (batch, seq, 3, heads, d)), (2, 0, 3, 1, 4))  # [3, B, h, S, d]
     q, k, v = qkv[0, ...], qkv[1, ...], qkv[2, ...]
     scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                       # [B, h, S, S], q k^T / sqrt(d)
@@ -258,14 +301,14 @@ def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_dr
     # A batch without padding has no mask (None), as in transformers, and skips the pass.
     if mask_add is not None:
         scores += mask_add
-    probs = softmax_forward(xp, scores)
+    probs = softmax_forward(xp, bk, scores)
     probs_dropped, keep = dropout_forward(xp, bk, probs, p_drop, training)
     ctx = xp.matmul(probs_dropped, v)                                             # [B, h, S, d]
     ctx = xp.reshape(xp.permute_dims(ctx, (0, 2, 1, 3)), (batch * seq, hidden))   # [N, H]
     return ctx, probs, (qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads)
 
 
-def attention_backward(xp, dctx, cache):
+def attention_backward(xp, bk, dctx, cache):
     # Backward of ctx = dropout(softmax(q k^T + mask)) v, then of the fused q/k/v projection (q pre-scaled).
     qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads = cache
     hidden = dctx.shape[1]
@@ -274,7 +317,7 @@ def attention_backward(xp, dctx, cache):
     dprobs = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))                      # d(probs_dropped)
     dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
     dprobs = dropout_backward(xp, dprobs, keep)
-    dscores = softmax_backward(xp, dprobs, probs)                                   # the mask is a constant
+    dscores = softmax_backward(xp, bk, dprobs, probs)                               # the mask is a constant
     dq = xp.matmul(dscores, k)
     dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
     dqkv = xp.stack((dq, dk, dv), axis=0)                                           # [3, B, h, S, d]

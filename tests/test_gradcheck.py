@@ -43,18 +43,18 @@ rng = np.random.default_rng(0)
 def test_linear_backward_matches_finite_differences():
     x, w, b = rng.normal(size=(4, 5)), rng.normal(size=(3, 5)), rng.normal(size=3)
     G = rng.normal(size=(4, 3))
-    y, cache = ops.linear_forward(xp, x, w, b)
+    y, cache = ops.linear_forward(xp, BK, x, w, b)
     dx, dw, db = ops.linear_backward(xp, G, cache)
     for arr, grad in ((x, dx), (w, dw), (b, db)):
-        assert_close(grad, numerical_grad(lambda: float(np.sum(ops.linear_forward(xp, x, w, b)[0] * G)), arr))
+        assert_close(grad, numerical_grad(lambda: float(np.sum(ops.linear_forward(xp, BK, x, w, b)[0] * G)), arr))
 
 
 def test_layernorm_backward_has_all_three_terms():
     x, w, b = rng.normal(size=(4, 6)) * 3 + 1, rng.normal(size=6), rng.normal(size=6)
     G = rng.normal(size=(4, 6))
-    _, cache = ops.layernorm_forward(xp, x, w, b, 1e-12)
-    dx, dw, db = ops.layernorm_backward(xp, G, cache)
-    loss = lambda: float(np.sum(ops.layernorm_forward(xp, x, w, b, 1e-12)[0] * G))
+    _, cache = ops.layernorm_forward(xp, BK, x, w, b, 1e-12)
+    dx, dw, db = ops.layernorm_backward(xp, BK, G, cache)
+    loss = lambda: float(np.sum(ops.layernorm_forward(xp, BK, x, w, b, 1e-12)[0] * G))
     for arr, grad in ((x, dx), (w, dw), (b, db)):
         assert_close(grad, numerical_grad(loss, arr))
 
@@ -80,15 +80,15 @@ def test_activation_backward_matches_finite_differences(act):
     x[np.abs(x) < 1e-3] = 0.5  # keep relu's kink away from the finite-difference stencil
     G = rng.normal(size=x.shape)
     _, cache = fwd(xp, BK, x)
-    dx = bwd(xp, G, cache)
+    dx = bwd(xp, BK, G, cache)
     assert_close(dx, numerical_grad(lambda: float(np.sum(fwd(xp, BK, x)[0] * G)), x))
 
 
 def test_softmax_backward_matches_finite_differences():
     x, G = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
-    p = ops.softmax_forward(xp, x)
-    dx = ops.softmax_backward(xp, G, p)
-    assert_close(dx, numerical_grad(lambda: float(np.sum(ops.softmax_forward(xp, x) * G)), x))
+    p = ops.softmax_forward(xp, BK, x)
+    dx = ops.softmax_backward(xp, BK, G, p)
+    assert_close(dx, numerical_grad(lambda: float(np.sum(ops.softmax_forward(xp, BK, x) * G)), x))
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["eval", "dropout"])
@@ -105,7 +105,7 @@ def test_attention_backward_matches_finite_differences(training):
         return ops.attention_forward(xp, BK, x, w, b, mask, B, S, heads, 0.3, training)
 
     ctx, _, cache = run()
-    dx, dw, db = ops.attention_backward(xp, G, cache)
+    dx, dw, db = ops.attention_backward(xp, BK, G, cache)
     loss = lambda: float(np.sum(run()[0] * G))
     for arr, grad in ((x, dx), (w, dw), (b, db)):
         assert_close(grad, numerical_grad(loss, arr))

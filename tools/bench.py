@@ -78,18 +78,18 @@ def step_fns(ours, theirs, ids, mask, labels, what):
     return run_ours, run_theirs
 
 
-def time_alternating(run_ours, run_theirs, repeats, warmup=2):
+def time_alternating(run_ours, run_theirs, repeats, warmup=2, gap=0.0):
+    """Times of `repeats` alternating runs of each, after `warmup` of each; `gap` seconds of idle before every run."""
     for _ in range(warmup):
         run_ours()
         run_theirs()
     ours, theirs = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        run_ours()
-        ours.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        run_theirs()
-        theirs.append(time.perf_counter() - t0)
+        for run, times in ((run_ours, ours), (run_theirs, theirs)):
+            time.sleep(gap)
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
     return ours, theirs
 
 
@@ -170,6 +170,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--what", choices=["forward", "train", "both"], default="both")
+    ap.add_argument("--gap", type=float, default=0.0, help="idle seconds before every timed run")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--checkpoint", help="reuse a saved albert-base-v2-shaped checkpoint")
     ap.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
@@ -191,7 +192,7 @@ def main(argv=None):
           f"{args.repeats} alternating runs")
     whats = ["forward", "train"] if args.what == "both" else [args.what]
     for what in whats:
-        t_ours, t_theirs = time_alternating(*step_fns(ours, theirs, ids, mask, labels, what), args.repeats)
+        t_ours, t_theirs = time_alternating(*step_fns(ours, theirs, ids, mask, labels, what), args.repeats, gap=args.gap)
         mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
         label = "forward" if what == "forward" else "forward+backward (MLM loss)"
         print(f"{label:28s} ours {mo * 1000:8.1f} ms   torch {mt * 1000:8.1f} ms   ratio ours/torch {mo / mt:.3f}")
