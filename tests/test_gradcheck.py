@@ -59,6 +59,17 @@ def test_layernorm_backward_has_all_three_terms():
         assert_close(grad, numerical_grad(loss, arr))
 
 
+def test_layernorm_with_residual_normalises_the_sum_and_sends_its_gradient_to_both_inputs():
+    x, r, w, b = rng.normal(size=(4, 6)), rng.normal(size=(4, 6)) * 2, rng.normal(size=6), rng.normal(size=6)
+    G = rng.normal(size=(4, 6))
+    y, cache = ops.layernorm_forward(xp, BK, x, w, b, 1e-12, residual=r)
+    np.testing.assert_array_equal(y, ops.layernorm_forward(xp, BK, x + r, w, b, 1e-12)[0])
+    ds, dw, db = ops.layernorm_backward(xp, BK, G, cache)
+    loss = lambda: float(np.sum(ops.layernorm_forward(xp, BK, x, w, b, 1e-12, residual=r)[0] * G))
+    for arr, grad in ((x, ds), (r, ds), (w, dw), (b, db)):
+        assert_close(grad, numerical_grad(loss, arr))
+
+
 def test_embedding_backward_accumulates_repeats_and_skips_padding_row():
     table = rng.normal(size=(7, 3))
     ids = np.array([0, 2, 2, 5, 0, 6])
