@@ -123,13 +123,7 @@ class Backend:
         def block(s):
             return f(*(a[s:s + rows] for a in flat))
 
-        def run(block_starts, outs):
-            for s in block_starts:
-                results = block(s)
-                for out, r in zip(outs, results if isinstance(results, tuple) else (results,)):
-                    out[s:s + rows] = r
-
-        # The first block, on this thread, tells the output shapes; the other blocks are split evenly.
+        # The first block, on this thread, tells the output shapes.
         first = block(0)
         single = not isinstance(first, tuple)
         first = () if first is None else (first,) if single else first
@@ -139,13 +133,30 @@ class Backend:
         outs = tuple(np.empty((n_rows,) + r.shape[1:], dtype=r.dtype) for r in first)
         for out, r in zip(outs, first):
             out[:rows] = r
-        rest = list(range(rows, n_rows, rows))
-        n = max(1, min(self.num_threads, len(rest)))
-        shares = [rest[i * len(rest) // n:(i + 1) * len(rest) // n] for i in range(n)]
-        pending = [_thread_pool(n - 1).submit(run, share, outs) for share in shares[1:]]
-        run(shares[0], outs)
-        for p in pending:
-            p.result()
+
+        # The other blocks go to whichever thread asks next. A worker that starts late (its core busy, e.g.
+        # with a BLAS thread spinning after a GEMM) just finds fewer blocks left, and this thread waits only
+        # for blocks already handed out, so the call is never slower than doing every block here.
+        queue = _BlockQueue(list(range(rows, n_rows, rows)))
+
+        def work():
+            while (s := queue.take()) is not None:
+                try:
+                    results = block(s)
+                    for out, r in zip(outs, results if isinstance(results, tuple) else (results,)):
+                        out[s:s + rows] = r
+                except BaseException as e:
+                    queue.finish(e)
+                else:
+                    queue.finish()
+
+        workers = min(self.num_threads, len(queue.starts)) - 1
+        if workers > 0:
+            pool = _thread_pool(workers)
+            for _ in range(workers):
+                pool.submit(work)
+        work()
+        queue.wait()
         if not outs:
             return None
         outs = tuple(np.reshape(out, x.shape[:-1] + out.shape[1:]) for out in outs)
@@ -200,6 +211,36 @@ def _thread_pool(workers: int):
             _pool_size = max(1, workers)
             _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="albert_np")
         return _pool
+
+
+class _BlockQueue:
+    """Hands out block starts to the threads of one `rowwise` call, and lets the caller wait for them."""
+
+    def __init__(self, starts):
+        self.starts, self.handed_out, self.done, self.error = starts, 0, 0, None
+        self._cond = threading.Condition()
+
+    def take(self):
+        with self._cond:
+            if self.error is not None or self.handed_out == len(self.starts):
+                return None
+            self.handed_out += 1
+            return self.starts[self.handed_out - 1]
+
+    def finish(self, error=None):
+        with self._cond:
+            self.done += 1
+            if error is not None and self.error is None:
+                self.error = error
+            self._cond.notify_all()
+
+    def wait(self):
+        """Until every block handed out is done and none is left (or one failed); re-raises a block's error."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.done == self.handed_out
+                                and (self.error is not None or self.handed_out == len(self.starts)))
+        if self.error is not None:
+            raise self.error
 
 
 def _forget_pool():
