@@ -85,19 +85,39 @@ def step_fns(ours, theirs, ids, mask, labels, what):
     return run_ours, run_theirs
 
 
-def time_alternating(run_ours, run_theirs, repeats, warmup=2, gap=0.0):
-    """Times of `repeats` alternating runs of each, after `warmup` of each; `gap` seconds of idle before every run."""
+def time_alternating(runs, repeats, warmup=2, gap=0.0):
+    """Times of `repeats` rounds in which every function of `runs` runs once, in order, after `warmup` rounds;
+    `gap` seconds of idle before every timed run. Returns one list of times per function."""
     for _ in range(warmup):
-        run_ours()
-        run_theirs()
-    ours, theirs = [], []
+        for run in runs:
+            run()
+    times = [[] for _ in runs]
     for _ in range(repeats):
-        for run, times in ((run_ours, ours), (run_theirs, theirs)):
+        for run, t in zip(runs, times):
             time.sleep(gap)
             t0 = time.perf_counter()
             run()
-            times.append(time.perf_counter() - t0)
-    return ours, theirs
+            t.append(time.perf_counter() - t0)
+    return times
+
+
+def load_baseline(package_dir, path, threads):
+    """Another albert_np checkout's package (e.g. the previous commit's), imported as `albert_np_baseline`, so
+    that a change can be timed against what it replaces in the same process; its model from `path`."""
+    import importlib.util
+
+    init = os.path.join(package_dir, "__init__.py")
+    spec = importlib.util.spec_from_file_location("albert_np_baseline", init,
+                                                  submodule_search_locations=[package_dir])
+    if spec is None or not os.path.exists(init):
+        raise SystemExit(f"--baseline {package_dir}: no albert_np package there (expected {init})")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["albert_np_baseline"] = module
+    spec.loader.exec_module(module)
+    model = module.AlbertForMaskedLM.from_pretrained(path, dtype="float32")
+    if hasattr(model.backend, "num_threads"):
+        model.backend.num_threads = threads
+    return model
 
 
 def _status_mib(field):
@@ -178,6 +198,9 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--what", choices=["forward", "train", "both"], default="both")
     ap.add_argument("--gap", type=float, default=0.0, help="idle seconds before every timed run")
+    ap.add_argument("--baseline", metavar="PACKAGE_DIR",
+                    help="also time another checkout's albert_np/ (e.g. `git worktree add /tmp/prev HEAD~1`, then "
+                         "/tmp/prev/albert_np) in the same alternation")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--checkpoint", help="reuse a saved albert-base-v2-shaped checkpoint")
     ap.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
@@ -198,14 +221,23 @@ def main(argv=None):
           f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}; gap: {args.gap} s")
     print(f"AlbertForMaskedLM, albert-base-v2 shapes, batch {args.batch} x seq {args.seq}, float32, "
           f"{args.repeats} alternating runs")
+    baseline = load_baseline(args.baseline, path, args.threads) if args.baseline else None
     whats = ["forward", "train"] if args.what == "both" else [args.what]
     for what in whats:
-        t_ours, t_theirs = time_alternating(*step_fns(ours, theirs, ids, mask, labels, what), args.repeats, gap=args.gap)
-        mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
+        runs = list(step_fns(ours, theirs, ids, mask, labels, what))
+        if baseline is not None:
+            runs.append(step_fns(baseline, theirs, ids, mask, labels, what)[0])
+        times = time_alternating(runs, args.repeats, gap=args.gap)
+        mo, mt = statistics.median(times[0]), statistics.median(times[1])
         label = "forward" if what == "forward" else "forward+backward (MLM loss)"
         print(f"{label:28s} ours {mo * 1000:8.1f} ms   torch {mt * 1000:8.1f} ms   ratio ours/torch {mo / mt:.3f}")
+        if baseline is not None:
+            mb = statistics.median(times[2])
+            paired = statistics.median(o / b for o, b in zip(times[0], times[2]))
+            print(f"{'  baseline':28s} base {mb * 1000:8.1f} ms   ratio base/torch {mb / mt:.3f}   "
+                  f"ours/base (median of per-round ratios) {paired:.3f}")
     if "train" in whats and not args.no_memory:
-        del ours, theirs
+        del ours, theirs, baseline
         mem = memory(path, args.batch, args.seq, args.threads)
         print(f"{'peak memory of a train step':28s} ours {mem['ours']:8.0f} MiB  torch {mem['torch']:8.0f} MiB  "
               f"ratio {mem['ours'] / mem['torch']:.2f}")
