@@ -136,7 +136,7 @@ class Backend:
 
         # The other blocks go to whichever thread asks next. A worker that starts late (its core busy, e.g.
         # with a BLAS thread spinning after a GEMM) just finds fewer blocks left, and this thread waits only
-        # for blocks already handed out, so the call is never slower than doing every block here.
+        # for blocks already handed out, so a late worker cannot hold the call up.
         queue = _BlockQueue(list(range(rows, n_rows, rows)))
 
         def work():

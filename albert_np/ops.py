@@ -160,13 +160,14 @@ def gelu_new_backward(xp, bk, dy, cache):
     return bk.rowwise(rows, dy, cache[0])
 
 
-def gelu_fast_forward(xp, bk, x):
-    # y = 0.5 x (1 + tanh(0.7978845608 x (1 + 0.044715 x^2)))
-    return bk.rowwise(lambda x: 0.5 * x * (1.0 + _gelu_fast_tanh(xp, x)), x), (x,)
-
-
 def _gelu_fast_tanh(xp, x):
+    # th = tanh(0.7978845608 x (1 + 0.044715 x^2))
     return xp.tanh(x * _FAST_GELU_C * (1.0 + 0.044715 * x * x))
+
+
+def gelu_fast_forward(xp, bk, x):
+    # y = 0.5 x (1 + th)
+    return bk.rowwise(lambda x: 0.5 * x * (1.0 + _gelu_fast_tanh(xp, x)), x), (x,)
 
 
 def gelu_fast_backward(xp, bk, dy, cache):
