@@ -126,13 +126,18 @@ class Backend:
         # The first block, on this thread, tells the output shapes.
         first = block(0)
         single = not isinstance(first, tuple)
-        first = () if first is None else (first,) if single else first
-        for r in first:
+        results = () if first is None else (first,) if single else first
+        for r in results:
             if r.shape[0] != rows:
                 raise ValueError(f"rowwise: f must return arrays with one row per input row, got shape {r.shape}")
-        outs = tuple(np.empty((n_rows,) + r.shape[1:], dtype=r.dtype) for r in first)
-        for out, r in zip(outs, first):
-            out[:rows] = r
+        outs = tuple(np.empty((n_rows,) + r.shape[1:], dtype=r.dtype) for r in results)
+
+        def store(s, results):
+            # An in-place f returns None and has no outputs: zip over the empty `outs` then stores nothing.
+            for out, r in zip(outs, (results,) if single else results):
+                out[s:s + rows] = r
+
+        store(0, first)
 
         # The other blocks go to whichever thread asks next. A worker that starts late (its core busy, e.g.
         # with a BLAS thread spinning after a GEMM) just finds fewer blocks left, and this thread waits only
@@ -142,9 +147,7 @@ class Backend:
         def work():
             while (s := queue.take()) is not None:
                 try:
-                    results = block(s)
-                    for out, r in zip(outs, results if isinstance(results, tuple) else (results,)):
-                        out[s:s + rows] = r
+                    store(s, block(s))
                 except BaseException as e:
                     queue.finish(e)
                 else:
