@@ -175,11 +175,11 @@ def albert_layer_backward(xp, bk, lp, dy, cache, act_backward, cfg, grads):
     df, dw, db = ops.layernorm_backward(xp, bk, dy, ln2_cache)
     _accumulate(grads, lp + "full_layer_layer_norm.weight", dw)
     _accumulate(grads, lp + "full_layer_layer_norm.bias", db)
-    dh, dw, db = ops.linear_backward(xp, df, ffn_out_cache)
+    dh, dw, db = ops.linear_backward(xp, bk, df, ffn_out_cache)
     _accumulate(grads, lp + "ffn_output.weight", dw)
     _accumulate(grads, lp + "ffn_output.bias", db)
     dh = act_backward(xp, bk, dh, act_cache)
-    dattn, dw, db = ops.linear_backward(xp, dh, ffn_cache)
+    dattn, dw, db = ops.linear_backward(xp, bk, dh, ffn_cache)
     _accumulate(grads, lp + "ffn.weight", dw)
     _accumulate(grads, lp + "ffn.bias", db)
     dattn += df                                                     # residual: a feeds the FFN and the sum
@@ -188,7 +188,7 @@ def albert_layer_backward(xp, bk, lp, dy, cache, act_backward, cfg, grads):
     _accumulate(grads, a + "LayerNorm.bias", db)
     dx = dproj                                                      # residual: x feeds attention and the sum
     dproj = ops.dropout_backward(xp, dproj, keep)
-    dctx, dw, db = ops.linear_backward(xp, dproj, dense_cache)
+    dctx, dw, db = ops.linear_backward(xp, bk, dproj, dense_cache)
     _accumulate(grads, a + "dense.weight", dw)
     _accumulate(grads, a + "dense.bias", db)
     dx_attn, dw_qkv, db_qkv = ops.attention_backward(xp, bk, dctx, attn_cache)
@@ -417,7 +417,7 @@ class AlbertPreTrainedModel:
         if dpooled is not None and tape["pool"] is not None:
             lin_cache, tanh_cache = tape["pool"]
             dz = ops.tanh_backward(xp, bk, dpooled, tanh_cache)
-            dfirst, dw, db = ops.linear_backward(xp, dz, lin_cache)
+            dfirst, dw, db = ops.linear_backward(xp, bk, dz, lin_cache)
             _accumulate(grads, pre + "pooler.weight", dw)
             _accumulate(grads, pre + "pooler.bias", db)
             dh = xp.reshape(dh, (B, S, H))
@@ -427,7 +427,7 @@ class AlbertPreTrainedModel:
         for lp, cache in reversed(tape["layers"]):
             dh = albert_layer_backward(xp, bk, lp, dh, cache, act_backward, cfg, grads)
         enc = pre + "encoder."
-        de, dw, db = ops.linear_backward(xp, dh, tape["map"])
+        de, dw, db = ops.linear_backward(xp, bk, dh, tape["map"])
         _accumulate(grads, enc + "embedding_hidden_mapping_in.weight", dw)
         _accumulate(grads, enc + "embedding_hidden_mapping_in.bias", db)
         return embeddings_backward(xp, bk, pre + "embeddings.", cfg, de, tape["emb"], grads)
@@ -525,14 +525,14 @@ def mlm_head_forward(xp, bk, p, cfg, act_forward, seq, decoder_weight):
 
 def mlm_head_backward(xp, bk, dlogits, cache, act_backward, decoder_weight, grads):
     dense_cache, act_cache, ln_cache, dec_cache = cache
-    dh, dw, db = ops.linear_backward(xp, dlogits, dec_cache)
+    dh, dw, db = ops.linear_backward(xp, bk, dlogits, dec_cache)
     _accumulate(grads, decoder_weight, dw)                     # the tied decoder adds to the word-embedding gradient
     _accumulate(grads, "predictions.bias", db)
     dh, dw, db = ops.layernorm_backward(xp, bk, dh, ln_cache)
     _accumulate(grads, "predictions.LayerNorm.weight", dw)
     _accumulate(grads, "predictions.LayerNorm.bias", db)
     dh = act_backward(xp, bk, dh, act_cache)
-    dseq, dw, db = ops.linear_backward(xp, dh, dense_cache)
+    dseq, dw, db = ops.linear_backward(xp, bk, dh, dense_cache)
     _accumulate(grads, "predictions.dense.weight", dw)
     _accumulate(grads, "predictions.dense.bias", db)
     return dseq
@@ -545,9 +545,9 @@ def classifier_forward(xp, bk, p, name, x, p_drop, training):
     return logits, (keep, cache)
 
 
-def classifier_backward(xp, dlogits, cache, name, grads):
+def classifier_backward(xp, bk, dlogits, cache, name, grads):
     keep, lin_cache = cache
-    dx, dw, db = ops.linear_backward(xp, dlogits, lin_cache)
+    dx, dw, db = ops.linear_backward(xp, bk, dlogits, lin_cache)
     _accumulate(grads, name + ".weight", dw)
     _accumulate(grads, name + ".bias", db)
     return ops.dropout_backward(xp, dx, keep)
@@ -625,7 +625,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
             dseq = mlm_head_backward(xp, self.backend, dlogits, self._tape["mlm"], self._act[1],
                                      self.prefix + "embeddings.word_embeddings.weight", grads)
         if "sop_logits" in douts:
-            dpooled = classifier_backward(xp, douts["sop_logits"], self._tape["sop"], "sop_classifier.classifier", grads)
+            dpooled = classifier_backward(xp, self.backend, douts["sop_logits"], self._tape["sop"], "sop_classifier.classifier", grads)
         return dseq, dpooled
 
 
@@ -710,7 +710,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         return {"logits": backward(self.xp, 1.0, cache)}
 
     def _head_backward(self, douts, grads):
-        return None, classifier_backward(self.xp, douts["logits"], self._tape["head"], "classifier", grads)
+        return None, classifier_backward(self.xp, self.backend, douts["logits"], self._tape["head"], "classifier", grads)
 
 
 class AlbertForMultipleChoice(AlbertPreTrainedModel):
@@ -739,7 +739,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
 
     def _head_backward(self, douts, grads):
         dscores = self.xp.reshape(douts["logits"], (-1, 1))
-        return None, classifier_backward(self.xp, dscores, self._tape["head"], "classifier", grads)
+        return None, classifier_backward(self.xp, self.backend, dscores, self._tape["head"], "classifier", grads)
 
 
 class AlbertForTokenClassification(AlbertPreTrainedModel):
@@ -765,7 +765,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
 
     def _head_backward(self, douts, grads):
         dlogits = self.xp.reshape(douts["logits"], (-1, self.config.num_labels))
-        return classifier_backward(self.xp, dlogits, self._tape["head"], "classifier", grads), None
+        return classifier_backward(self.xp, self.backend, dlogits, self._tape["head"], "classifier", grads), None
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel):
@@ -813,7 +813,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         ds = self._zeros_or(douts.get("start_logits"), (B, S))
         de = self._zeros_or(douts.get("end_logits"), (B, S))
         dlogits = xp.stack((xp.reshape(ds, (-1,)), xp.reshape(de, (-1,))), axis=1)   # [N, 2]
-        dseq, dw, db = ops.linear_backward(xp, dlogits, self._tape["head"])
+        dseq, dw, db = ops.linear_backward(xp, self.backend, dlogits, self._tape["head"])
         _accumulate(grads, "qa_outputs.weight", dw)
         _accumulate(grads, "qa_outputs.bias", db)
         return dseq, None

@@ -4,7 +4,8 @@ A forward returns its output and a small tuple `cache` holding what the backward
 gradient of the loss with respect to the output and returns the gradients with respect to the inputs and weights.
 Weights follow torch's layout (`Linear.weight` is [out, in]) so they are the checkpoint's arrays unchanged.
 Activations are kept 2-D, [N, features] with N = batch * sequence, so every linear layer is one GEMM.
-Only Array-API names of the namespace `xp` are used; `bk` is the Backend for the few extras (erf, scatter-add).
+Only Array-API names of the namespace `xp` are used; `bk` is the Backend for the few extras (erf, scatter-add)
+and for the work it shares among threads on NumPy (`bk.matmul`, `bk.rowwise`).
 """
 
 from __future__ import annotations
@@ -16,20 +17,14 @@ import math
 
 def linear_forward(xp, bk, x, w, b):
     # [N, I] -> [N, O];  y = x W^T + b  (w: [O, I], b: [O])
-    y = xp.matmul(x, w.T)
-    if b is not None:
-        def add_bias(y):
-            y += b
-
-        bk.rowwise(add_bias, y)  # in place, in row blocks
-    return y, (x, w)
+    return bk.matmul(x, w.T, bias=b), (x, w)  # the bias is added block by block, right after each block's GEMM
 
 
-def linear_backward(xp, dy, cache):
+def linear_backward(xp, bk, dy, cache):
     # dx = dy W;  dW = dy^T x;  db = sum_n dy
     x, w = cache
-    dx = xp.matmul(dy, w)
-    dw = xp.matmul(dy.T, x)
+    dx = bk.matmul(dy, w)
+    dw = bk.matmul(dy.T, x)
     db = xp.sum(dy, axis=0)
     return dx, dw, db
 
@@ -43,13 +38,18 @@ def layernorm_forward(xp, bk, x, w, b, eps, residual=None):
     # last axis. The residual sum is formed inside the same pass. The cache keeps the inputs and the two
     # per-row statistics; the backward rebuilds xhat = (s - mean) * rstd from them, one [N, D] array less in memory.
     def rows(x, *r):
-        s = x + r[0] if r else x
-        mean = xp.mean(s, axis=-1, keepdims=True)
-        xhat = s - mean
-        var = xp.mean(xhat * xhat, axis=-1, keepdims=True)
+        # y goes s - mean -> xhat -> y in place: every new block-sized array is an allocation, often fresh pages
+        if r:
+            y = x + r[0]
+            mean = xp.mean(y, axis=-1, keepdims=True)
+            y -= mean
+        else:
+            mean = xp.mean(x, axis=-1, keepdims=True)
+            y = x - mean
+        var = xp.mean(y * y, axis=-1, keepdims=True)
         rstd = 1.0 / xp.sqrt(var + eps)
-        xhat *= rstd
-        y = xhat * w
+        y *= rstd
+        y *= w
         y += b
         return y, mean, rstd
 
@@ -99,12 +99,17 @@ def embedding_backward(xp, bk, dy, cache, padding_idx=None):
 # ---- dropout ----------------------------------------------------------------------------------------
 
 
-def dropout_forward(xp, bk, x, p, training):
-    # y = x * mask / (1 - p) with mask ~ Bernoulli(1 - p); identity when not training or p == 0
+def dropout_mask(xp, bk, shape, dtype, p, training):
+    # mask / (1 - p) with mask ~ Bernoulli(1 - p), or None when not training or p == 0 (dropout is the identity)
     if not training or not p:
-        return x, None
-    keep = xp.astype(bk.uniform(x.shape, x.dtype) >= p, x.dtype) / (1.0 - p)
-    return x * keep, keep
+        return None
+    return xp.astype(bk.uniform(shape, dtype) >= p, dtype) / (1.0 - p)
+
+
+def dropout_forward(xp, bk, x, p, training):
+    # y = x * mask / (1 - p): each element kept with probability 1 - p and scaled so the expectation is x
+    keep = dropout_mask(xp, bk, x.shape, x.dtype, p, training)
+    return (x, None) if keep is None else (x * keep, keep)
 
 
 def dropout_backward(xp, dy, keep):
@@ -265,19 +270,24 @@ def get_activation(name):
 # ---- softmax ----------------------------------------------------------------------------------------
 
 
-def softmax_forward(xp, bk, x):
+def softmax(xp, x):
     # [..., K] -> [..., K];  exp(x - max) / sum exp(x - max), the max subtracted so exp cannot overflow
-    def rows(x):
-        e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
-        e *= 1.0 / xp.sum(e, axis=-1, keepdims=True)
-        return e
+    e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
+    e *= 1.0 / xp.sum(e, axis=-1, keepdims=True)
+    return e
 
-    return bk.rowwise(rows, x)
+
+def softmax_grad(xp, dp, p):
+    # dx = p * (dp - sum(dp * p)), the Jacobian diag(p) - p p^T applied to dp
+    return p * (dp - xp.sum(dp * p, axis=-1, keepdims=True))
+
+
+def softmax_forward(xp, bk, x):
+    return bk.rowwise(lambda x: softmax(xp, x), x)
 
 
 def softmax_backward(xp, bk, dp, p):
-    # dx = p * (dp - sum(dp * p)), the Jacobian diag(p) - p p^T applied to dp
-    return bk.rowwise(lambda dp, p: p * (dp - xp.sum(dp * p, axis=-1, keepdims=True)), dp, p)
+    return bk.rowwise(lambda dp, p: softmax_grad(xp, dp, p), dp, p)
 
 
 # ---- self-attention ---------------------------------------------------------------------------------
@@ -296,31 +306,47 @@ def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_dr
     qkv, qkv_cache = linear_forward(xp, bk, x, w_qkv, b_qkv)                      # [N, 3H]
     qkv = xp.permute_dims(xp.reshape(qkv, (batch, seq, 3, heads, d)), (2, 0, 3, 1, 4))  # [3, B, h, S, d]
     q, k, v = qkv[0, ...], qkv[1, ...], qkv[2, ...]
-    scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                       # [B, h, S, S], q k^T / sqrt(d)
-    # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while
-    # keeping every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN).
-    # A batch without padding has no mask (None), as in transformers, and skips the pass.
-    if mask_add is not None:
-        scores += mask_add
-    probs = softmax_forward(xp, bk, scores)
-    probs_dropped, keep = dropout_forward(xp, bk, probs, p_drop, training)
-    ctx = xp.matmul(probs_dropped, v)                                             # [B, h, S, d]
-    ctx = xp.reshape(xp.permute_dims(ctx, (0, 2, 1, 3)), (batch * seq, hidden))   # [N, H]
+    # The dropout mask is drawn whole, before the sequences are shared among threads, so that it does not
+    # depend on which thread draws first.
+    keep = dropout_mask(xp, bk, (batch, heads, seq, seq), x.dtype, p_drop, training)
+
+    def attend(q, k, v, mask_add, keep):
+        # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache
+        scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                   # [b, h, S, S], q k^T / sqrt(d)
+        # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while
+        # keeping every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN).
+        # A batch without padding has no mask (None), as in transformers, and skips the pass.
+        if mask_add is not None:
+            scores += mask_add
+        probs = softmax(xp, scores)
+        probs_dropped = probs if keep is None else probs * keep
+        ctx = xp.permute_dims(xp.matmul(probs_dropped, v), (0, 2, 1, 3))         # [b, S, h, d]
+        return (ctx, probs) if keep is None else (ctx, probs, probs_dropped)
+
+    ctx, probs, *dropped = bk.batchwise(attend, q, k, v, mask_add, keep)
+    probs_dropped = dropped[0] if dropped else probs
+    ctx = xp.reshape(ctx, (batch * seq, hidden))                                  # [N, H]
     return ctx, probs, (qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads)
 
 
 def attention_backward(xp, bk, dctx, cache):
     # Backward of ctx = dropout(softmax(q k^T + mask)) v, then of the fused q/k/v projection (q pre-scaled).
+    # Like the forward, one block of sequences at a time.
     qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads = cache
     hidden = dctx.shape[1]
     d = hidden // heads
     dctx = xp.permute_dims(xp.reshape(dctx, (batch, seq, heads, d)), (0, 2, 1, 3))  # [B, h, S, d]
-    dprobs = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))                      # d(probs_dropped)
-    dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
-    dprobs = dropout_backward(xp, dprobs, keep)
-    dscores = softmax_backward(xp, bk, dprobs, probs)                               # the mask is a constant
-    dq = xp.matmul(dscores, k)
-    dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
-    dqkv = xp.stack((dq, dk, dv), axis=0)                                           # [3, B, h, S, d]
-    dqkv = xp.reshape(xp.permute_dims(dqkv, (1, 3, 0, 2, 4)), (batch * seq, 3 * hidden))
-    return linear_backward(xp, dqkv, qkv_cache)                                     # dx, dW_qkv, db_qkv
+
+    def attend_backward(dctx, q, k, v, probs, probs_dropped, keep):
+        dprobs = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))                  # d(probs_dropped)
+        dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
+        if keep is not None:
+            dprobs *= keep
+        dscores = softmax_grad(xp, dprobs, probs)                                   # the mask is a constant
+        dq = xp.matmul(dscores, k)
+        dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
+        return xp.permute_dims(xp.stack((dq, dk, dv), axis=0), (1, 3, 0, 2, 4))    # [b, S, 3, h, d]
+
+    dqkv = bk.batchwise(attend_backward, dctx, q, k, v, probs, probs_dropped, keep)
+    dqkv = xp.reshape(dqkv, (batch * seq, 3 * hidden))
+    return linear_backward(xp, bk, dqkv, qkv_cache)                                 # dx, dW_qkv, db_qkv

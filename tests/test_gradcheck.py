@@ -44,7 +44,7 @@ def test_linear_backward_matches_finite_differences():
     x, w, b = rng.normal(size=(4, 5)), rng.normal(size=(3, 5)), rng.normal(size=3)
     G = rng.normal(size=(4, 3))
     y, cache = ops.linear_forward(xp, BK, x, w, b)
-    dx, dw, db = ops.linear_backward(xp, G, cache)
+    dx, dw, db = ops.linear_backward(xp, BK, G, cache)
     for arr, grad in ((x, dx), (w, dw), (b, db)):
         assert_close(grad, numerical_grad(lambda: float(np.sum(ops.linear_forward(xp, BK, x, w, b)[0] * G)), arr))
 
