@@ -100,7 +100,7 @@ class Backend:
         target += xp.matmul(xp.permute_dims(one_hot, (1, 0)), values)
         return target
 
-    def rowwise(self, f, *arrays):
+    def rowwise(self, f, *arrays, out=None):
         """f(*arrays) for an `f` that treats every row (the last axis) on its own: an activation, softmax, LayerNorm.
 
         `arrays` share their leading shape. `f` returns one array or a tuple of arrays with that leading shape,
@@ -110,6 +110,9 @@ class Backend:
         `block_bytes` that stay in the CPU cache through all of f's passes, and the blocks are shared among
         `num_threads` threads (NumPy releases the GIL inside ufuncs). The result is bit for bit that of
         f(*arrays), which is what small arrays and every other backend get.
+
+        `out` is an array that f's (first) result may be written into instead of a new one, typically the input
+        when nothing needs it afterwards: a fresh 12 MB array costs page faults. Use the returned array.
         """
         x = arrays[0]
         if self.name != "numpy" or x.ndim == 0 or x.size == 0:
@@ -121,7 +124,9 @@ class Backend:
         if any(a.ndim > 2 and not a.flags.c_contiguous for a in arrays):
             return f(*arrays)  # flattening it to rows would copy it, and an in-place f would update the copy
         flat = [np.reshape(a, (n_rows, a.shape[-1])) for a in arrays]
-        outs = self._blockwise(f, flat, rows, "one row per input row")
+        if out is not None:
+            out = np.reshape(out, (n_rows, out.shape[-1])) if out.flags.c_contiguous else None
+        outs = self._blockwise(f, flat, rows, "one row per input row", out)
         if outs is None:
             return None
         if isinstance(outs, tuple):
@@ -140,11 +145,12 @@ class Backend:
             return f(*arrays)
         return self._blockwise(f, arrays, -(-n // (4 * self.num_threads)), "one item per input item")
 
-    def _blockwise(self, f, arrays, length, what):
+    def _blockwise(self, f, arrays, length, what, out=None):
         """f on blocks of `length` along the first axis of every array (None passes through), in parallel.
 
-        Returns None when f works in place, else f's one array or tuple of arrays, gathered from the blocks.
-        The first block to finish tells the output shapes; the others copy their results in after it.
+        Returns None when f works in place, else f's one array or tuple of arrays, gathered from the blocks
+        (the first into `out` when it fits). The first block to finish tells the output shapes; the others
+        copy their results in after it.
         """
         n = arrays[0].shape[0]
         outs, lock = [], threading.Lock()
@@ -162,9 +168,12 @@ class Backend:
             with lock:
                 if not kind:
                     kind.append("single" if single else "tuple")
-                    outs.extend(np.empty((n,) + r.shape[1:], dtype=r.dtype) for r in results)
-            for out, r in zip(outs, results):
-                out[s:s + length] = r
+                    shapes = [((n,) + r.shape[1:], r.dtype) for r in results]
+                    fits = out is not None and (out.shape, out.dtype) == shapes[0]
+                    outs.extend(out if i == 0 and fits else np.empty(shape, dtype=dtype)
+                                for i, (shape, dtype) in enumerate(shapes))
+            for o, r in zip(outs, results):
+                o[s:s + length] = r
 
         with _blas_on_one_thread() if _blas() is not None else contextlib.nullcontext():
             self._in_parallel(range(0, n, length), task)

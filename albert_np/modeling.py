@@ -147,7 +147,7 @@ def query_scale(cfg):
     return 1.0 / math.sqrt(cfg.hidden_size // cfg.num_attention_heads)
 
 
-def albert_layer_forward(xp, bk, p, lp, qkv, x, batch, cfg, act_forward, training):
+def albert_layer_forward(xp, bk, p, lp, qkv, x, batch, cfg, act_forward, training, keep_cache=True):
     # [N, H] -> [N, H]
     #   a = LayerNorm(x + dropout(dense(attention(x))))          (AlbertAttention)
     #   y = LayerNorm(a + ffn_output(act(ffn(a))))                (AlbertLayer; no dropout here, as in transformers)
@@ -160,7 +160,7 @@ def albert_layer_forward(xp, bk, p, lp, qkv, x, batch, cfg, act_forward, trainin
     attn_out, ln1_cache = ops.layernorm_forward(xp, bk, proj, p[a + "LayerNorm.weight"], p[a + "LayerNorm.bias"],
                                                 cfg.layer_norm_eps, residual=x)
     f, ffn_cache = ops.linear_forward(xp, bk, attn_out, p[lp + "ffn.weight"], p[lp + "ffn.bias"])
-    f, act_cache = act_forward(xp, bk, f)
+    f, act_cache = act_forward(xp, bk, f, out=None if keep_cache else f)  # without a backward, f is not needed again
     f, ffn_out_cache = ops.linear_forward(xp, bk, f, p[lp + "ffn_output.weight"], p[lp + "ffn_output.bias"])
     y, ln2_cache = ops.layernorm_forward(xp, bk, f, p[lp + "full_layer_layer_norm.weight"],
                                          p[lp + "full_layer_layer_norm.bias"], cfg.layer_norm_eps, residual=attn_out)
@@ -388,7 +388,8 @@ class AlbertPreTrainedModel:
                 lp = layer_prefix(pre, group, j)
                 if lp not in fused:
                     fused[lp] = fuse_qkv(xp, p, lp, cfg)
-                h, probs, cache = albert_layer_forward(xp, bk, p, lp, fused[lp], h, batch, cfg, act_forward, self.training)
+                h, probs, cache = albert_layer_forward(xp, bk, p, lp, fused[lp], h, batch, cfg, act_forward, self.training,
+                                                   keep_cache)
                 if keep_cache:
                     layer_caches.append((lp, cache))
                 if output_hidden_states:

@@ -121,6 +121,8 @@ def dropout_backward(xp, dy, keep):
 # Each forward returns (y, cache); each backward returns dx = dy * f'(x). The cache is the input x (the output
 # for tanh): what f'(x) needs is recomputed from it, which costs one pass in the backward and saves keeping a
 # second [N, I] array per layer. Both directions run through `bk.rowwise` (elementwise, so rows are independent).
+# A forward given out=x writes its output over its input, which saves allocating an [N, I] array when no backward
+# follows (inference); its cache is then not valid for a backward.
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _FAST_GELU_C = 0.7978845608  # transformers' FastGELUActivation uses this rounded constant, so we do too
@@ -138,11 +140,11 @@ def _gelu_new_denominator(xp, x):
     return e
 
 
-def gelu_new_forward(xp, bk, x):
+def gelu_new_forward(xp, bk, x, out=None):
     # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(t)).
     # Computed as y = x / (1 + e^(-2t)), the same number since 0.5 (1 + tanh t) = sigmoid(2t), in fewer passes
     # (exp is also cheaper than tanh).
-    return bk.rowwise(lambda x: x / _gelu_new_denominator(xp, x), x), (x,)
+    return bk.rowwise(lambda x: x / _gelu_new_denominator(xp, x), x, out=out), (x,)
 
 
 def gelu_new_backward(xp, bk, dy, cache):
@@ -170,9 +172,9 @@ def _gelu_fast_tanh(xp, x):
     return xp.tanh(x * _FAST_GELU_C * (1.0 + 0.044715 * x * x))
 
 
-def gelu_fast_forward(xp, bk, x):
+def gelu_fast_forward(xp, bk, x, out=None):
     # y = 0.5 x (1 + th)
-    return bk.rowwise(lambda x: 0.5 * x * (1.0 + _gelu_fast_tanh(xp, x)), x), (x,)
+    return bk.rowwise(lambda x: 0.5 * x * (1.0 + _gelu_fast_tanh(xp, x)), x, out=out), (x,)
 
 
 def gelu_fast_backward(xp, bk, dy, cache):
@@ -184,14 +186,14 @@ def gelu_fast_backward(xp, bk, dy, cache):
     return bk.rowwise(rows, dy, cache[0])
 
 
-def gelu_forward(xp, bk, x):
+def gelu_forward(xp, bk, x, out=None):
     # exact GELU (ALBERT v1): y = x Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
     # Phi(x) is kept for the backward (erf costs dozens of passes, too many to recompute).
     def rows(x):
         cdf = 0.5 * (1.0 + bk.erf(x * (1.0 / math.sqrt(2.0))))
         return x * cdf, cdf
 
-    y, cdf = bk.rowwise(rows, x)
+    y, cdf = bk.rowwise(rows, x, out=out)
     return y, (x, cdf)
 
 
@@ -204,9 +206,9 @@ def gelu_backward(xp, bk, dy, cache):
     return bk.rowwise(rows, dy, *cache)
 
 
-def relu_forward(xp, bk, x):
+def relu_forward(xp, bk, x, out=None):
     # y = max(x, 0)
-    return bk.rowwise(lambda x: xp.maximum(x, 0.0), x), (x,)
+    return bk.rowwise(lambda x: xp.maximum(x, 0.0), x, out=out), (x,)
 
 
 def relu_backward(xp, bk, dy, cache):
@@ -220,9 +222,9 @@ def sigmoid(xp, x):
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def silu_forward(xp, bk, x):
+def silu_forward(xp, bk, x, out=None):
     # SiLU / swish: y = x sigmoid(x)
-    return bk.rowwise(lambda x: x * sigmoid(xp, x), x), (x,)
+    return bk.rowwise(lambda x: x * sigmoid(xp, x), x, out=out), (x,)
 
 
 def silu_backward(xp, bk, dy, cache):
@@ -234,9 +236,9 @@ def silu_backward(xp, bk, dy, cache):
     return bk.rowwise(rows, dy, cache[0])
 
 
-def tanh_forward(xp, bk, x):
+def tanh_forward(xp, bk, x, out=None):
     # y = tanh(x)
-    y = bk.rowwise(xp.tanh, x)
+    y = bk.rowwise(xp.tanh, x, out=out)
     return y, (y,)
 
 

@@ -104,3 +104,98 @@ def test_num_threads_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("ALBERT_NP_NUM_THREADS", "zero")
     with pytest.raises(ValueError, match="ALBERT_NP_NUM_THREADS must be a positive integer, got 'zero'"):
         backend_module.default_num_threads()
+
+
+# ---- Backend.matmul and Backend.batchwise: products shared among threads, BLAS on one thread --------------
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Let even tiny products be cut into blocks, so the threaded path runs on test-sized arrays."""
+    if backend_module._blas() is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS: Backend.matmul is plain np.matmul here")
+    monkeypatch.setattr(backend_module, "_MATMUL_MIN_FLOPS", 0)
+    monkeypatch.setattr(backend_module, "_MATMUL_MIN_ROWS", 4)
+    return blocked_backend(threads=2)
+
+
+def test_matmul_cut_into_row_blocks_equals_the_whole_product(split_everything):
+    rng = np.random.default_rng(2)
+    a, w, b = rng.normal(size=(37, 16)), rng.normal(size=(9, 16)), rng.normal(size=9)
+    assert backend_module._matmul_split_axis(a, w.T, 2) == (0, 10)  # 37 rows in 4 blocks of at most 10
+    np.testing.assert_allclose(split_everything.matmul(a, w.T), a @ w.T, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(split_everything.matmul(a, w.T, bias=b), a @ w.T + b, rtol=1e-13, atol=1e-13)
+    # a transposed view, as in the weight gradient dW = dy^T x
+    np.testing.assert_allclose(split_everything.matmul(a.T, a), a.T @ a, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape, axis", [((4, 3, 8, 5), 0), ((1, 6, 8, 5), 1)])
+def test_matmul_of_stacked_matrices_is_cut_along_batch_or_heads(split_everything, shape, axis):
+    rng = np.random.default_rng(3)
+    q, k = rng.normal(size=shape), rng.normal(size=shape)
+    kt = np.swapaxes(k, -1, -2)
+    assert backend_module._matmul_split_axis(q, kt, 2)[0] == axis
+    np.testing.assert_allclose(split_everything.matmul(q, kt), q @ kt, rtol=1e-13, atol=1e-13)
+
+
+def test_matmul_with_broadcast_batch_shapes_takes_the_plain_product(split_everything):
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(1, 3, 4, 5)), rng.normal(size=(2, 3, 5, 6))
+    assert backend_module._matmul_split_axis(a, b, 2) == (None, 0)
+    np.testing.assert_array_equal(split_everything.matmul(a, b), np.matmul(a, b))
+
+
+def test_blas_runs_on_one_thread_inside_and_gets_its_thread_count_back(split_everything):
+    get_threads, _ = backend_module._blas()
+    before = get_threads()
+    seen = []
+
+    def f(x):
+        seen.append(get_threads())
+        return x @ np.swapaxes(x, -1, -2)
+
+    x = np.ones((6, 3, 3))
+    np.testing.assert_array_equal(split_everything.batchwise(f, x), x @ np.swapaxes(x, -1, -2))
+    split_everything.matmul(np.ones((40, 8)), np.ones((8, 8)))
+    assert set(seen) == {1}
+    assert get_threads() == before
+
+
+def test_batchwise_equals_the_whole_call_and_passes_none_through():
+    rng = np.random.default_rng(5)
+    q, k = rng.normal(size=(5, 2, 7, 3)), rng.normal(size=(5, 2, 7, 3))
+
+    def f(q, k, mask):
+        assert mask is None
+        s = q @ np.swapaxes(k, -1, -2)
+        return s, s.sum(axis=-1)
+
+    got = blocked_backend(threads=3).batchwise(f, q, k, None)
+    want = f(q, k, None)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_batchwise_rejects_an_f_that_changes_the_number_of_items():
+    with pytest.raises(ValueError, match="one item per input item"):
+        blocked_backend(threads=2).batchwise(lambda x: x[1:], np.ones((8, 3)))  # blocks of 1 item
+
+
+def test_rowwise_out_writes_the_result_over_the_given_array():
+    x = np.random.default_rng(6).normal(size=(50, 8))
+    want = np.tanh(x)
+    y = blocked_backend(block_bytes=64).rowwise(np.tanh, x, out=x)
+    assert y is not None and np.shares_memory(y, x)
+    np.testing.assert_array_equal(y, want)
+
+
+def test_inference_forward_without_caches_gives_the_same_outputs():
+    # requires_grad_(False) lets the FFN activation overwrite its input; the outputs must not change.
+    cfg = tiny_config(num_hidden_layers=2)
+    batch = make_batch(an.AlbertForMaskedLM, cfg, batch=3, seq=9, seed=1)
+    model = an.AlbertForMaskedLM(cfg, dtype="float64", backend=blocked_backend())
+    with_caches = model(**batch, output_hidden_states=True)
+    without = model.requires_grad_(False)(**batch, output_hidden_states=True)
+    np.testing.assert_array_equal(without.logits, with_caches.logits)
+    for a, b in zip(without.hidden_states, with_caches.hidden_states):
+        np.testing.assert_array_equal(a, b)
