@@ -3,16 +3,16 @@
     python tools/bench.py                      # forward and forward+backward, 8 x 128, float32
     python tools/bench.py --repeats 10 --what forward
     python tools/bench.py --gap 0.25           # let idle worker threads of the last run go to sleep first
-    OPENBLAS_THREAD_TIMEOUT=4 python tools/bench.py   # NumPy's OpenBLAS threads sleep at once after a GEMM
 
 Both frameworks get the same weights (transformers saves, albert_np loads) and the same thread count, and
 their runs alternate in one process so that machine noise hits both alike. The figure is median(ours) /
 median(torch): below 1.0 albert_np is faster. Peak memory of one training step is measured for each
 framework in a fresh subprocess (peak RSS minus RSS after loading). Needs the golden extra (torch, transformers).
 
-After each GEMM, OpenBLAS's worker threads spin for about 0.1 s before they sleep. In alternating runs that
-spinning takes a core from the next run of either framework, and within albert_np's forward it competes with
-the elementwise threads. `--gap` and `OPENBLAS_THREAD_TIMEOUT` show both effects (docs/performance.md).
+albert_np runs its products with OpenBLAS held at one thread and shares them, and the elementwise work, among
+its own `Backend.num_threads` threads (set to the same count as torch's here). Idle threads of either framework
+can still spin for a while after a run; `--gap` idles before each run to show how much that moves the ratio
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def load_both(path, threads):
     torch.set_num_threads(threads)
     theirs = transformers.AlbertForMaskedLM.from_pretrained(path).eval()
     ours = an.AlbertForMaskedLM.from_pretrained(path, dtype="float32")
-    ours.backend.num_threads = threads  # elementwise threads (Backend.rowwise); NumPy's BLAS uses every core
+    ours.backend.num_threads = threads  # every albert_np thread: its products (BLAS held at one) and elementwise work
     return ours, theirs
 
 
