@@ -192,15 +192,11 @@ class Backend:
         after its GEMM, while the block is still in cache. Where NumPy's BLAS offers no thread control (not
         OpenBLAS), this is plain `np.matmul`.
         """
-        if self.name != "numpy" or _blas() is None:
-            y = self.xp.matmul(a, b)
-            if bias is not None:
-                y += bias
-            return y
-        with _blas_on_one_thread():
-            axis, size = _matmul_split_axis(a, b, self.num_threads)
+        own_threads = self.name == "numpy" and _blas() is not None
+        axis, size = _matmul_split_axis(a, b, self.num_threads) if own_threads else (None, 0)
+        with _blas_on_one_thread() if own_threads else contextlib.nullcontext():
             if axis is None:
-                y = np.matmul(a, b)
+                y = self.xp.matmul(a, b)
                 if bias is not None:
                     y += bias
                 return y
