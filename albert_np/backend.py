@@ -323,7 +323,8 @@ class _BlockQueue:
 # ---- NumPy's BLAS threads ------------------------------------------------------------------------------
 # `Backend.matmul` runs BLAS on one thread and shares the product among its own threads. OpenBLAS's thread count
 # is process-wide, so it is set to 1 only while an albert_np product runs (a depth count lets threads nest
-# and overlap) and put back after.
+# and overlap) and put back after. Meanwhile a NumPy product that another thread of the process starts on its own
+# also runs on one BLAS thread.
 
 _MATMUL_MIN_FLOPS = 1 << 22  # about 4 MFLOP, some 30 us: below this a split costs more than it saves
 _MATMUL_MIN_ROWS = 64        # with fewer rows per block, packing `b` starts to cost as much as the product
