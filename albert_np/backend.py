@@ -3,8 +3,9 @@
 Everything else in albert_np gets an array namespace `xp` from a `Backend` and only uses the names that
 NumPy 2, CuPy and the Python Array API standard share (`xp.matmul`, `xp.exp`, `xp.permute_dims`, ...).
 The few things the standard lacks live here: moving arrays to and from the device, `erf`, scatter-add
-(for embedding gradients), random numbers (for dropout), and `rowwise`, which runs NumPy's elementwise work in
-cache-sized blocks on several threads.
+(for embedding gradients), random numbers (for dropout), and the work shared among one pool of threads on
+NumPy: `matmul` (products, with BLAS held at one thread), `rowwise` (elementwise work in cache-sized blocks) and
+`batchwise` (attention, a few sequences at a time).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Backend:
         self.xp = xp
         self.name = name
         self.device = device
-        self.num_threads = default_num_threads()  # threads `rowwise` may use (NumPy only)
+        self.num_threads = default_num_threads()  # threads for matmul, rowwise and batchwise (NumPy only)
         self.block_bytes = 512 * 1024              # `rowwise` block size: fits the CPU's L2 cache
         self.seed(seed)
 
@@ -154,7 +155,7 @@ class Backend:
         """
         n = arrays[0].shape[0]
         outs, lock = [], threading.Lock()
-        kind = []  # "none", "single" or "tuple": what the first finished block returned
+        kind = []  # set by the first block with results: ["single"] or ["tuple"]; stays empty when f is in place
 
         def task(s):
             results = f(*(a if a is None else a[s:s + length] for a in arrays))

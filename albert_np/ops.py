@@ -5,7 +5,7 @@ gradient of the loss with respect to the output and returns the gradients with r
 Weights follow torch's layout (`Linear.weight` is [out, in]) so they are the checkpoint's arrays unchanged.
 Activations are kept 2-D, [N, features] with N = batch * sequence, so every linear layer is one GEMM.
 Only Array-API names of the namespace `xp` are used; `bk` is the Backend for the few extras (erf, scatter-add)
-and for the work it shares among threads on NumPy (`bk.matmul`, `bk.rowwise`).
+and for the work it shares among threads on NumPy (`bk.matmul`, `bk.rowwise`, `bk.batchwise`).
 """
 
 from __future__ import annotations
@@ -342,8 +342,7 @@ def attention_backward(xp, bk, dctx, cache):
     def attend_backward(dctx, q, k, v, probs, probs_dropped, keep):
         dprobs = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))                  # d(probs_dropped)
         dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
-        if keep is not None:
-            dprobs *= keep
+        dprobs = dropout_backward(xp, dprobs, keep)
         dscores = softmax_grad(xp, dprobs, probs)                                   # the mask is a constant
         dq = xp.matmul(dscores, k)
         dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
