@@ -86,18 +86,24 @@ def step_fns(ours, theirs, ids, mask, labels, what):
 
 
 def time_alternating(runs, repeats, warmup=2, gap=0.0):
-    """Times of `repeats` rounds in which every function of `runs` runs once, in order, after `warmup` rounds;
-    `gap` seconds of idle before every timed run. Returns one list of times per function."""
+    """Times of `repeats` rounds in which every function of `runs` runs once, after `warmup` rounds; `gap`
+    seconds of idle before every timed run. Returns one list of times per function.
+
+    Each round starts one function later than the last (round r runs runs[r % n] first), so every function
+    follows every other one equally often. With a fixed order, a function that always runs right after torch
+    pays for torch's OpenMP threads, which spin for a while after each run.
+    """
     for _ in range(warmup):
         for run in runs:
             run()
     times = [[] for _ in runs]
-    for _ in range(repeats):
-        for run, t in zip(runs, times):
+    for r in range(repeats):
+        for i in range(len(runs)):
+            j = (r + i) % len(runs)
             time.sleep(gap)
             t0 = time.perf_counter()
-            run()
-            t.append(time.perf_counter() - t0)
+            runs[j]()
+            times[j].append(time.perf_counter() - t0)
     return times
 
 
