@@ -18,6 +18,7 @@ can still spin for a while after a run; `--gap` idles before each run to show ho
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -89,17 +90,17 @@ def time_alternating(runs, repeats, warmup=2, gap=0.0):
     """Times of `repeats` rounds in which every function of `runs` runs once, after `warmup` rounds; `gap`
     seconds of idle before every timed run. Returns one list of times per function.
 
-    Each round starts one function later than the last (round r runs runs[r % n] first), so every function
-    follows every other one equally often. With a fixed order, a function that always runs right after torch
-    pays for torch's OpenMP threads, which spin for a while after each run.
+    Round r runs the functions in the r-th of their n! orders (cycling), so within a round each function runs
+    right after each other one equally often over n! rounds. With a fixed order, a function that always runs
+    right after torch pays for torch's OpenMP threads, which spin for a while after each run.
     """
     for _ in range(warmup):
         for run in runs:
             run()
+    orders = list(itertools.permutations(range(len(runs))))
     times = [[] for _ in runs]
     for r in range(repeats):
-        for i in range(len(runs)):
-            j = (r + i) % len(runs)
+        for j in orders[r % len(orders)]:
             time.sleep(gap)
             t0 = time.perf_counter()
             runs[j]()
