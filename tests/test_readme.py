@@ -54,7 +54,9 @@ def workdir(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "albert_np" / "data" / "tiny-albert", tmp_path / "albert_np" / "data" / "tiny-albert")
     bin_dir = tmp_path / ".bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
+    wrapper = bin_dir / "python"  # a script, not a symlink: a venv's python finds its pyvenv.cfg by its own path
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
