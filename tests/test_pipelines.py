@@ -102,3 +102,13 @@ def test_pipeline_accepts_aliases_and_rejects_unknown_tasks():
     with pytest.raises(ValueError, match="needs model="):
         an.pipeline("fill-mask")
     assert type(an.pipeline("sentiment-analysis", model=str(golden.TINY))).__name__ == "TextClassificationPipeline"
+
+
+def test_comparison_tolerates_last_bits_of_scores_but_nothing_else():
+    ref = [{"label": "a", "score": 0.5, "start": 3}]
+    assert golden.differences([{"label": "a", "score": 0.5 * (1 + 5e-5), "start": 3}], ref) == []
+    assert golden.differences([{"label": "a", "score": 0.5 * (1 + 2e-4), "start": 3}], ref) != []
+    assert golden.differences([{"label": "b", "score": 0.5, "start": 3}], ref) != []
+    assert golden.differences([{"label": "a", "score": 0.5, "start": 4}], ref) != []
+    assert golden.differences([{"score": 0.5, "label": "a", "start": 3}], ref) != []  # key order is compared
+    assert golden.differences([], ref) != []

@@ -192,6 +192,7 @@ def transformers_outputs(folders: dict) -> list:
     import transformers
 
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     pipes = {}
     outputs = []
     for task, inputs, kwargs in CASES:

@@ -43,6 +43,8 @@ def pipeline(task: str, model=None, tokenizer=None, batch_size: int = 8, dtype: 
     tokenizer: a folder or an AlbertTokenizer; default: the model's folder (needed when model is an object).
     batch_size: how many sequences run through the model at once (results do not depend on it).
     """
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}: pass e.g. batch_size=8")
     name = ALIASES.get(task, task)
     if name not in TASKS:
         raise ValueError(f"unknown task {task!r}: albert_np has the pipelines {sorted(TASKS) + sorted(ALIASES)}")
