@@ -17,7 +17,7 @@ import json
 import sys
 import warnings
 
-from . import datasets, evaluation, train
+from . import datasets, evaluation, plotting, train
 from .checkpoint import CheckpointError
 from .pipelines import AGGREGATION_STRATEGIES, TASKS, pipeline
 
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog="training: albert-np finetune|pretrain [...] runs albert-np-train (see "
                             "`albert-np finetune --help`); albert-np train ... is albert-np-train ...")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                metavar="{" + ",".join([*TASKS, "evaluate", *TRAIN_COMMANDS]) + "}")
+                                metavar="{" + ",".join([*TASKS, "evaluate", "plot", *TRAIN_COMMANDS]) + "}")
     for task in TASKS:
         p = sub.add_parser(task, help=f"run the {task} pipeline; JSON lines out",
                            description=f"Run the {task} pipeline on the texts given, or on each line of --file "
@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--question-column", default="question")
     ev.add_argument("--context-column", default="context")
     add_model_options(ev)
+    pl = sub.add_parser("plot", help="draw a run's training curves to a PNG (needs matplotlib)",
+                        description="Plot loss, learning rate, gradient norm and eval metrics of a run folder "
+                                    "(metrics.jsonl or trainer_state.json) to a PNG.")
+    pl.add_argument("run_dir", help="the folder a training run wrote (its --out)")
+    pl.add_argument("--out", default=None, help="PNG path (default: RUN_DIR/training_curves.png)")
     for name in TRAIN_COMMANDS:
         sub.add_parser(name, add_help=False, help=f"albert-np-train {name if name != 'train' else ''}...".strip())
     return parser
@@ -178,8 +183,11 @@ def main(argv=None) -> int:
         warnings.filterwarnings("ignore", message="Some weights of .* were not used")
         try:
             args = build_parser().parse_args(argv)
+            if args.command == "plot":
+                print(plotting.plot_run(args.run_dir, args.out))
+                return 0
             return run_evaluate(args) if args.command == "evaluate" else run_task(args)
-        except (UserError, ValueError, TypeError, OSError, KeyError, CheckpointError) as e:
+        except (UserError, ValueError, TypeError, OSError, KeyError, ImportError, CheckpointError) as e:
             message = e.args[0] if isinstance(e, KeyError) and e.args else e
             print(f"error: {message}", file=sys.stderr)
             return 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import albert_np as an
-from albert_np import cli, evaluation
+from albert_np import cli, evaluation, plotting
 
 from test_pipelines import golden
 
@@ -178,3 +178,34 @@ def test_squad_scores_normalise_like_the_squad_script():
     scores = evaluation.squad_scores(["The Eiffel tower!", "paris", ""], [["eiffel tower"], ["in Paris city"], []])
     assert scores["exact_match"] == pytest.approx(200 / 3)
     assert scores["f1"] == pytest.approx(100 * (1 + 0.5 + 1) / 3)
+
+
+def test_plot_draws_the_bundled_runs_trainer_state(capsys, tmp_path):
+    state = json.loads((golden.TINY / "trainer_state.json").read_text())
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "trainer_state.json").write_text(json.dumps(state))
+    records = plotting.read_log(run_dir)
+    losses = [r for r in records if "loss" in r]
+    assert len(losses) == state["steps"] == 4000 and losses[0] == {
+        "step": 1, "loss": state["losses"][0], "grad_norm": state["grad_norms"][0], "learning_rate": state["lrs"][0]}
+    assert [r["step"] for r in records if "loss" not in r] == [e["step"] for e in state["evals"]]
+    code, out, err = run(capsys, "plot", str(run_dir), "--out", str(tmp_path / "curves.png"))
+    assert code == 0 and out.strip() == str(tmp_path / "curves.png") and err == ""
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_reads_metrics_jsonl_before_log_history(tmp_path):
+    lines = [{"step": 1, "loss": 2.0, "learning_rate": 1e-3, "grad_norm": 1.5}, {"step": 2, "eval_accuracy": 0.5}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": [{"step": 9, "loss": 9.0}]}))
+    assert plotting.read_log(tmp_path) == lines
+    (tmp_path / "metrics.jsonl").unlink()
+    assert plotting.read_log(tmp_path) == [{"step": 9, "loss": 9.0}]
+    assert plotting.plot_run(tmp_path) == str(tmp_path / "training_curves.png")
+
+
+def test_plot_of_a_folder_without_a_log_is_one_error_line(capsys, tmp_path):
+    code, out, err = run(capsys, "plot", str(tmp_path))
+    assert code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1
+    assert "neither metrics.jsonl nor trainer_state.json" in err
