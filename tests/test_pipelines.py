@@ -112,3 +112,12 @@ def test_comparison_tolerates_last_bits_of_scores_but_nothing_else():
     assert golden.differences([{"label": "a", "score": 0.5, "start": 4}], ref) != []
     assert golden.differences([{"score": 0.5, "label": "a", "start": 3}], ref) != []  # key order is compared
     assert golden.differences([], ref) != []
+
+
+def test_question_answering_broadcasts_one_context_or_one_question(pipes):
+    qa = pipes["question-answering"]
+    questions = ["Where is Egypt?", "What is Lima?"]
+    both = qa(question=questions, context=[golden.CONTEXT] * 2)
+    assert golden.differences(qa(question=questions, context=golden.CONTEXT), both, rtol=1e-6) == []
+    assert golden.differences(qa(question="Where is Egypt?", context=[golden.CONTEXT]), both[:1], rtol=1e-6) == []
+    assert golden.differences(qa([{"question": q, "context": golden.CONTEXT} for q in questions]), both, rtol=1e-6) == []

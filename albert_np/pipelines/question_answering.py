@@ -114,11 +114,10 @@ class QuestionAnsweringPipeline(Pipeline):
         else:
             if question is None or context is None:
                 raise ValueError("question-answering needs both question=... and context=...")
-            if isinstance(question, (list, tuple)) != isinstance(context, (list, tuple)):
-                if isinstance(question, str):  # one question asked of several contexts, as transformers allows
-                    question = [question] * len(context)
-                else:
-                    raise ValueError("question and context must both be strings or both lists of the same length")
+            if isinstance(question, (list, tuple)) and isinstance(context, str):
+                context = [context] * len(question)  # several questions about one context, as transformers v4
+            elif isinstance(question, str) and isinstance(context, (list, tuple)):
+                question = [question] * len(context)  # one question asked of several contexts
             single = isinstance(question, str)
             questions, contexts = ([question], [context]) if single else (list(question), list(context))
             if len(questions) != len(contexts):
