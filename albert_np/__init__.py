@@ -17,6 +17,8 @@ from .modeling import (
     AlbertModel,
     AlbertPreTrainedModel,
 )
+from .auto import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForMultipleChoice, AutoModelForPreTraining, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer  # noqa: E501
+from .pipelines import pipeline
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,15 @@ __all__ = [
     "AlbertModel",
     "AlbertPreTrainedModel",
     "AlbertTokenizer",
+    "AutoConfig",
+    "AutoModel",
+    "AutoModelForMaskedLM",
+    "AutoModelForMultipleChoice",
+    "AutoModelForPreTraining",
+    "AutoModelForQuestionAnswering",
+    "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification",
+    "AutoTokenizer",
     "Backend",
     "TrainingDiverged",
     "CheckpointError",
@@ -40,5 +51,6 @@ __all__ = [
     "clip_grad_norm",
     "global_norm",
     "linear_schedule",
+    "pipeline",
     "to_numpy",
 ]
