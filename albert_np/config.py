@@ -6,7 +6,7 @@ import copy
 import json
 import os
 
-from .io_utils import atomic_write_text
+from .io_utils import atomic_write_text, finish_interrupted_save, make_target_folder
 
 # The ALBERT-specific fields and defaults, as in transformers' configuration_albert.py (albert-xxlarge-v2 shapes).
 ALBERT_DEFAULTS = {
@@ -162,8 +162,9 @@ class AlbertConfig:
         return cls.from_dict(d)
 
     def save_pretrained(self, path):
-        """Write `path/config.json` atomically."""
-        os.makedirs(path, exist_ok=True)
+        """Write `path/config.json` atomically; nothing else in `path` is touched (a file at `path` is an error)."""
+        make_target_folder(path)
+        finish_interrupted_save(path)   # else a later roll-forward of an older save would undo this write
         atomic_write_text(os.path.join(path, CONFIG_NAME), self.to_json_string())
 
     def __eq__(self, other):

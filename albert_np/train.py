@@ -4,7 +4,7 @@ One optimizer step of `train()`:
 
     accum micro-batches -> forward + backward each -> average their gradients -> stop if loss or norm is NaN/inf
         -> clip the global gradient norm -> lr = base_lr * linear warmup/decay -> AdamW step
-        -> now and then: evaluate, write a checkpoint (temp folder, then rename into place)
+        -> now and then: evaluate, write a checkpoint (staged, then switched in as a whole)
 
 The command line has two recipes on the project's own synthetic data (albert_np.synthetic):
     albert-np-train finetune --out runs/sentiment    # sentiment classification (400 steps), accuracy printed
@@ -17,9 +17,7 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -28,7 +26,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import synthetic
-from .config import AlbertConfig
+from .config import CONFIG_NAME, AlbertConfig
+from .io_utils import atomic_write_text, check_writable_folder, folder_transaction
 from .modeling import AlbertForPreTraining, AlbertForSequenceClassification
 from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
 from .tokenizer import AlbertTokenizer
@@ -106,39 +105,19 @@ def check_finite(value: float, what: str, step: int, lr: float, clip: float | No
 
 
 def save_checkpoint(model, path, tokenizer=None, state: dict | None = None):
-    """Write model (config.json, model.safetensors), tokenizer and trainer state into `path`, atomically.
+    """Write model (config.json, model.safetensors), tokenizer and trainer state into folder `path`, as one commit.
 
-    Everything goes into a temp folder beside `path` first and is renamed into place at the end, so a crash
-    mid-save leaves either the previous checkpoint or the new one, never a half-written folder.
+    Only these files are written; anything else in `path` (notes, other runs) is left alone, as transformers'
+    save_pretrained does. The files are staged in a hidden folder inside `path` and switched in together
+    (io_utils.folder_transaction, config.json last): a failure or crash leaves the previous checkpoint or the
+    new one, never a mix, and the temp data of a killed save is removed by the next save or load.
     """
-    path = os.path.abspath(os.fspath(path))
-    parent, name = os.path.dirname(path), os.path.basename(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
-    try:
-        os.chmod(tmp, 0o755)   # mkdtemp makes it private (0700); a checkpoint folder is not
-        model.save_pretrained(tmp)
+    with folder_transaction(path, last=(TRAINER_STATE_NAME, CONFIG_NAME)) as staging:
+        model.save_pretrained(staging)
         if tokenizer is not None:
-            tokenizer.save_pretrained(tmp)
+            tokenizer.save_pretrained(staging)
         if state is not None:
-            with open(os.path.join(tmp, TRAINER_STATE_NAME), "w", encoding="utf-8") as f:
-                json.dump(state, f, indent=2)
-        replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def replace_dir(src, dst):
-    """Move folder `src` to `dst`, replacing an existing `dst` (a rename cannot overwrite a non-empty folder)."""
-    if not os.path.exists(dst):
-        os.replace(src, dst)
-        return
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(dst)}.old-", dir=os.path.dirname(dst))
-    os.rmdir(old)
-    os.replace(dst, old)
-    os.replace(src, dst)
-    shutil.rmtree(old, ignore_errors=True)
+            atomic_write_text(os.path.join(staging, TRAINER_STATE_NAME), json.dumps(state, indent=2) + "\n")
 
 
 # ---- the loop ------------------------------------------------------------------------------------------
@@ -169,6 +148,8 @@ def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip
     """
     if steps < 1 or accum < 1:
         raise ValueError(f"steps and accum must be at least 1, got steps={steps}, accum={accum}")
+    if checkpoint_dir is not None:
+        check_writable_folder(checkpoint_dir, "checkpoint_dir")   # fail now, not after every step has run
     optimizer = AdamW(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                       no_decay=("bias", "LayerNorm", "layer_norm"))
     history = TrainHistory()
