@@ -118,7 +118,8 @@ class AlbertConfig:
                 f"({self.num_hidden_layers}): some groups would never run"
             )
         if not isinstance(self.hidden_act, str) or self.hidden_act not in HIDDEN_ACTS:
-            raise ValueError(f"AlbertConfig.hidden_act must be one of {list(HIDDEN_ACTS)}, got {self.hidden_act!r}")
+            raise ValueError(f"AlbertConfig.hidden_act {self.hidden_act!r} is not supported by albert_np; "
+                             f"use one of {sorted(HIDDEN_ACTS)}")
         for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout_prob"):
             value = getattr(self, key)
             if value is None and key == "classifier_dropout_prob":

@@ -88,7 +88,7 @@ def make_target_folder(folder) -> list[str]:
 
 
 def check_writable_folder(folder, what: str = "folder"):
-    """Raise PermissionError/NotADirectoryError now if a save into `folder` would fail, creating nothing.
+    """Raise PermissionError/NotADirectoryError now if a save into `folder` would fail; leaves nothing behind.
 
     Used before training starts, so that a read-only checkpoint_dir fails in a second, not after every step.
     """
@@ -102,13 +102,21 @@ def check_writable_folder(folder, what: str = "folder"):
         raise PermissionError(
             f"{what} {folder} is not writable ({probe} does not allow writing); pass a folder you can write to"
         )
-    if probe == folder:   # access() can say yes on a read-only mount: try a real file
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=STAGING_PREFIX + "probe", dir=folder)
-        except OSError as e:
-            raise PermissionError(f"{what} {folder} is not writable ({e.strerror}); pass a folder you can write to") from e
+    # access() can say yes on a read-only mount or to root: create the folder and a file for real, then undo.
+    created = []
+    try:
+        created = make_target_folder(folder)
+        fd, tmp = tempfile.mkstemp(prefix=STAGING_PREFIX + "probe", dir=folder)
         os.close(fd)
         os.remove(tmp)
+    except OSError as e:
+        raise PermissionError(
+            f"{what} {folder} is not writable ({e.strerror or e}); pass a folder you can write to"
+        ) from None
+    finally:
+        for made in created:
+            with contextlib.suppress(OSError):
+                os.rmdir(made)
 
 
 def finish_interrupted_save(folder) -> bool:
