@@ -206,6 +206,11 @@ def folder_transaction(folder, last: tuple[str, ...] = ("config.json",)):
                 raise ValueError(f"a checkpoint holds plain files only, but {name!r} was written as a folder or link")
             os.chmod(path, 0o666 & ~_umask())
             names.append(name)
+        blocked = [n for n in names if os.path.isdir(os.path.join(folder, n))]
+        if blocked:
+            raise IsADirectoryError(
+                f"cannot save {blocked[0]!r} into {folder}: a folder of that name is there; move it away or save elsewhere"
+            )
         _fsync_dir(staging)
         record = {"staging": os.path.basename(staging), "files": _commit_order(names, last)}
         atomic_write_text(os.path.join(folder, JOURNAL_NAME), json.dumps(record))
