@@ -1,12 +1,20 @@
 """AdamW with torch.optim.AdamW's exact update, a linear warmup/decay schedule, and global-norm gradient clipping.
 
 The optimizer updates the model's own arrays in place, so `model.params` is always the current model.
-Arrays bring their namespace with them (`x.__array_namespace__()`), so this works on every backend.
+Arrays bring their namespace with them (`x.__array_namespace__()`, or their module for CuPy 14, whose arrays
+lack that method), so this works on every backend.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+
+
+def _namespace(x):
+    """The array's namespace: `x.__array_namespace__()`, else the top-level module of its type (cupy.ndarray -> cupy)."""
+    get = getattr(x, "__array_namespace__", None)
+    return get() if get is not None else sys.modules[type(x).__module__.split(".")[0]]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -79,7 +87,7 @@ class AdamW:
             g = grads.get(name)
             if g is None:
                 continue
-            xp = p.__array_namespace__()
+            xp = _namespace(p)
             m = self.m[name] if name in self.m else xp.zeros_like(p)
             v = self.v[name] if name in self.v else xp.zeros_like(p)
             new_p = p * (1.0 - self.lr * self.weight_decay) if self.weight_decay and not any(
@@ -131,7 +139,7 @@ def global_norm(grads: dict) -> float:
     for name, g in grads.items():
         if name == "inputs_embeds":
             continue
-        xp = g.__array_namespace__()
+        xp = _namespace(g)
         total += float(xp.sum(g * g))
     return math.sqrt(total)
 

@@ -296,7 +296,7 @@ def test_an_update_that_would_be_nan_changes_no_weight_moment_or_step_count():
     optimizer.step(good)
     weights, moments = snapshot_weights(model), {k: np.array(v) for k, v in optimizer.m.items()}
     bad = {name: g.copy() for name, g in good.items()}
-    bad["classifier.weight"][0, 0] = np.inf     # the last weight AdamW visits: all others were computed already
+    bad["classifier.weight"][0, 0] = np.inf     # next to last: the weights before it were computed already
     with pytest.raises(an.TrainingDiverged, match=r"AdamW step 2 would make the weight of 'classifier.weight' NaN"):
         optimizer.step(bad)
     assert optimizer.t == 1
