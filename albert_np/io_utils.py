@@ -133,9 +133,11 @@ def finish_interrupted_save(folder) -> bool:
         for name in names:
             src = os.path.join(staging, name)
             if os.path.isfile(src) and not os.path.islink(src):
-                os.replace(src, os.path.join(folder, name))
+                with contextlib.suppress(FileNotFoundError):   # another process finishing the same switch
+                    os.replace(src, os.path.join(folder, name))
         _fsync_dir(folder)
-        os.remove(journal)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(journal)
         rolled = True
     for stale in glob.glob(os.path.join(glob.escape(folder), STAGING_PREFIX + "*")):
         if _STAGING_RE.match(os.path.basename(stale)) and os.path.isdir(stale) and not os.path.islink(stale):

@@ -128,7 +128,7 @@ def save_checkpoint(model, path, tokenizer=None, state: dict | None = None):
         if tokenizer is not None:
             tokenizer.save_pretrained(staging)
         if state is not None:
-            atomic_write_text(os.path.join(staging, TRAINER_STATE_NAME), json.dumps(state, indent=2) + "\n")
+            atomic_write_text(os.path.join(staging, TRAINER_STATE_NAME), json.dumps(state, indent=2))
 
 
 # ---- the loop ------------------------------------------------------------------------------------------
