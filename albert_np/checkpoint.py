@@ -14,7 +14,7 @@ import struct
 
 import numpy as np
 
-from .io_utils import JOURNAL_NAME, atomic_writer, finish_interrupted_save, make_target_folder
+from .io_utils import JOURNAL_NAME, atomic_writer, finish_interrupted_save, folder_transaction, make_target_folder
 
 WEIGHTS_NAME = "model.safetensors"
 WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
@@ -170,6 +170,17 @@ def write_safetensors(path, tensors: dict, metadata: dict | None = None):
         f.write(blob)
         for arr in arrays:
             f.write(arr.tobytes())
+
+
+def write_model_dir(path, host_tensors: dict, config) -> None:
+    """config.json and model.safetensors into folder `path` as one commit (io_utils.folder_transaction).
+
+    What model.save_pretrained should call: new weights never sit beside an old config, and nothing else in
+    `path` is touched.
+    """
+    with folder_transaction(path) as staging:
+        write_safetensors(os.path.join(staging, WEIGHTS_NAME), host_tensors, metadata={"format": "pt"})
+        config.save_pretrained(staging)
 
 
 def checkpoint_folder(path) -> str:

@@ -197,3 +197,18 @@ def test_a_read_only_checkpoint_dir_is_detected_even_as_root(tmp_path):
         train.train(tiny_classifier(), endless(random_batch()), steps=2, checkpoint_dir=tmp_path / "blocker" / "ckpt",
                     progress=False)
     assert os.listdir(tmp_path) == ["blocker"]
+
+
+def test_write_model_dir_switches_weights_and_config_together(tmp_path):
+    from albert_np.checkpoint import write_model_dir
+    user_files(tmp_path)
+    old, new = tiny_classifier(seed=1), tiny_classifier(seed=2)
+    write_model_dir(tmp_path, dict(old.params), old.config)
+    before = snapshot(tmp_path)
+    with unittest.mock.patch.object(an.AlbertConfig, "to_json_string", side_effect=OSError("disk full")):
+        with pytest.raises(OSError, match="disk full"):
+            write_model_dir(tmp_path, dict(new.params), new.config)
+    assert snapshot(tmp_path) == before
+    write_model_dir(tmp_path, dict(new.params), new.config)
+    assert_same_weights(an.AlbertForSequenceClassification.from_pretrained(tmp_path), new)
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors", "notes.txt", "old_run"]
