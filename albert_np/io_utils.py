@@ -175,6 +175,15 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
+def _remove_stale_temp_files(folder, names):
+    """Temp files that an atomic_writer killed mid-write left for these names (`.config.json.k3j_x9a2.tmp`)."""
+    for name in names:
+        for stale in glob.glob(os.path.join(glob.escape(folder), glob.escape("." + name + ".") + "*.tmp")):
+            if re.fullmatch(re.escape("." + name + ".") + r"[a-z0-9_]{8}\.tmp", os.path.basename(stale)) \
+                    and os.path.isfile(stale) and not os.path.islink(stale):
+                os.remove(stale)
+
+
 def _commit_order(names, last: tuple[str, ...]) -> list[str]:
     """Every file name, those in `last` at the end in that order (config.json is switched in last)."""
     rest = sorted(n for n in names if n not in last)
@@ -222,6 +231,7 @@ def folder_transaction(folder, last: tuple[str, ...] = ("config.json",)):
             finish_interrupted_save(folder)
         except OSError:
             finish_interrupted_save(folder)   # one retry; if it fails again the next save or load finishes it
+        _remove_stale_temp_files(folder, names)
     except BaseException as e:
         if not committed or not isinstance(e, Exception):
             if staging is not None:

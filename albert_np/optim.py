@@ -11,7 +11,7 @@ import math
 import sys
 
 
-def _namespace(x):
+def array_namespace(x):
     """The array's namespace: `x.__array_namespace__()`, else the top-level module of its type (cupy.ndarray -> cupy)."""
     get = getattr(x, "__array_namespace__", None)
     return get() if get is not None else sys.modules[type(x).__module__.split(".")[0]]
@@ -87,7 +87,7 @@ class AdamW:
             g = grads.get(name)
             if g is None:
                 continue
-            xp = _namespace(p)
+            xp = array_namespace(p)
             m = self.m[name] if name in self.m else xp.zeros_like(p)
             v = self.v[name] if name in self.v else xp.zeros_like(p)
             new_p = p * (1.0 - self.lr * self.weight_decay) if self.weight_decay and not any(
@@ -139,7 +139,7 @@ def global_norm(grads: dict) -> float:
     for name, g in grads.items():
         if name == "inputs_embeds":
             continue
-        xp = _namespace(g)
+        xp = array_namespace(g)
         total += float(xp.sum(g * g))
     return math.sqrt(total)
 

@@ -27,15 +27,14 @@ from tqdm.auto import tqdm
 
 from . import synthetic
 from .config import CONFIG_NAME, AlbertConfig
+from .fill_mask import bundled_model_dir, fill_mask
 from .io_utils import atomic_write_text, check_writable_folder, folder_transaction
 from .modeling import AlbertForPreTraining, AlbertForSequenceClassification
-from .fill_mask import bundled_model_dir, fill_mask
-from .optim import AdamW, TrainingDiverged, _namespace, clip_grad_norm, global_norm, linear_schedule
+from .optim import AdamW, TrainingDiverged, array_namespace, clip_grad_norm, global_norm, linear_schedule  # noqa: F401
 from .tokenizer import AlbertTokenizer
 
 TRAINER_STATE_NAME = "trainer_state.json"
 MIN_MAX_LENGTH = 5   # [CLS] A [SEP] B [SEP]: three special tokens and at least one token of each sentence
-__all__ = ["TrainingDiverged", "TrainHistory", "train", "save_checkpoint", "main"]   # TrainingDiverged lives in optim
 
 
 @dataclass
@@ -103,7 +102,7 @@ def check_finite(value: float, what: str, step: int, lr: float, clip: float | No
 def check_finite_weights(model):
     """Refuse to save weights holding NaN or inf: a checkpoint never carries them."""
     for name, w in model.parameters().items():
-        xp = _namespace(w)
+        xp = array_namespace(w)
         if not bool(xp.all(xp.isfinite(w))):
             raise ValueError(
                 f"weight {name!r} holds NaN or inf; albert_np does not save such a checkpoint (nothing was written). "

@@ -65,6 +65,13 @@ def test_a_stale_staging_folder_of_a_killed_save_is_removed_by_the_next_save(tmp
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors"]
 
 
+def test_temp_files_of_a_killed_single_file_write_are_removed_by_the_next_save(tmp_path):
+    (tmp_path / ".model.safetensors.k3j_x9a2.tmp").write_bytes(b"half a file")
+    (tmp_path / ".notes.txt.k3j_x9a2.tmp").write_text("not ours to remove")
+    train.save_checkpoint(tiny_classifier(), tmp_path)
+    assert sorted(os.listdir(tmp_path)) == [".notes.txt.k3j_x9a2.tmp", "config.json", "model.safetensors"]
+
+
 def test_a_committed_but_unfinished_save_is_finished_by_from_pretrained(tmp_path):
     old, new = tiny_classifier(seed=1), tiny_classifier(seed=2)
     train.save_checkpoint(old, tmp_path)
@@ -190,8 +197,7 @@ def test_a_read_only_checkpoint_dir_fails_before_the_first_step(tmp_path, how):
     assert steps_run == []
 
 
-def test_a_read_only_checkpoint_dir_is_detected_even_as_root(tmp_path):
-    """Root ignores permission bits, so the check writes a probe file; a file in the way is caught the same way."""
+def test_a_checkpoint_dir_below_a_file_fails_before_training(tmp_path):
     (tmp_path / "blocker").write_text("x")
     with pytest.raises(NotADirectoryError, match="is a file"):
         train.train(tiny_classifier(), endless(random_batch()), steps=2, checkpoint_dir=tmp_path / "blocker" / "ckpt",
