@@ -144,6 +144,7 @@ def finish_interrupted_save(folder) -> bool:
             shutil.rmtree(stale, ignore_errors=True)
         elif os.path.basename(stale).startswith(STAGING_PREFIX + "probe") and os.path.isfile(stale):
             os.remove(stale)
+    _remove_stale_temp_files(folder, [JOURNAL_NAME])   # a save killed while writing its journal
     return rolled
 
 

@@ -218,3 +218,48 @@ def test_write_model_dir_switches_weights_and_config_together(tmp_path):
     write_model_dir(tmp_path, dict(new.params), new.config)
     assert_same_weights(an.AlbertForSequenceClassification.from_pretrained(tmp_path), new)
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors", "notes.txt", "old_run"]
+
+
+def killed_at(k, folder, model):
+    """Save `model` into `folder` in a forked child that dies (os._exit, no cleanup runs) at file-system step k."""
+    pid = os.fork()
+    if pid == 0:   # the child: no exception handler, no finally, no atexit runs after the kill
+        try:
+            calls = []
+            originals = {name: getattr(os, name) for name in ("replace", "fsync", "chmod")}
+
+            def wrap(name):
+                def call(*args, **kwargs):
+                    calls.append(name)
+                    if len(calls) - 1 == k:
+                        os._exit(0)
+                    return originals[name](*args, **kwargs)
+                return call
+            with contextlib.ExitStack() as stack:
+                for name in originals:
+                    stack.enter_context(unittest.mock.patch(f"os.{name}", wrap(name)))
+                train.save_checkpoint(model, folder, state={"step": 2})
+        finally:
+            os._exit(1)   # the save finished without reaching step k
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork to kill a save midway")
+def test_a_save_killed_at_any_step_leaves_old_or_new_whole_and_the_next_save_cleans_up(tmp_path):
+    old, new = tiny_classifier(seed=1), tiny_classifier(seed=2)
+    killed = []
+    for k in range(40):
+        folder = tmp_path / f"k{k}"
+        folder.mkdir()
+        user_files(folder)
+        train.save_checkpoint(old, folder, state={"step": 1})
+        if not killed_at(k, folder, new):
+            break
+        killed.append(k)
+        loaded = an.AlbertForSequenceClassification.from_pretrained(folder)   # finishes a committed switch
+        step = json.loads((folder / "trainer_state.json").read_text())["step"]
+        assert_same_weights(loaded, new if step == 2 else old)
+        train.save_checkpoint(new, folder, state={"step": 2})   # the next save leaves no temp data behind
+        assert sorted(os.listdir(folder)) == sorted(CHECKPOINT_FILES + ["notes.txt", "old_run"]), f"killed at {k}"
+    assert len(killed) >= 8
