@@ -194,9 +194,10 @@ class AlbertConfig:
     def from_pretrained(cls, path, **overrides) -> "AlbertConfig":
         """Read `path/config.json` (or `path` itself when it is a file); keyword arguments override fields."""
         path = os.fspath(path)
-        if os.path.isdir(path) or not path.endswith(".json"):
-            path = checkpoint_folder(path) if os.path.exists(path) else path   # finishes an interrupted save
-        file = os.path.join(path, CONFIG_NAME) if os.path.isdir(path) else path
+        if os.path.isfile(path) and path.endswith(".json"):
+            file = path
+        else:   # a folder; checkpoint_folder finishes an interrupted save and refuses other files (model.safetensors)
+            file = os.path.join(checkpoint_folder(path) if os.path.exists(path) else path, CONFIG_NAME)
         if not os.path.isfile(file):
             raise FileNotFoundError(
                 f"no {CONFIG_NAME} at {path!r}: albert_np loads local directories only (no hub downloads); "
