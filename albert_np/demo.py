@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .fill_mask import bundled_model_dir, fill_mask, format_predictions, load_model  # noqa: F401 (re-exported)
+from .train import at_least
 
 DEMO_SENTENCES = (
     "The capital of [MASK] is Paris.",
@@ -26,11 +27,15 @@ def main(argv=None) -> int:
         description="Fill in [MASK] with the bundled tiny ALBERT (pretrained in NumPy on synthetic facts).")
     parser.add_argument("--text", action="append", help="a sentence with [MASK] (repeatable; default: a few examples)")
     parser.add_argument("--model", default=None, help="checkpoint folder (default: the bundled tiny-albert)")
-    parser.add_argument("--top-k", type=int, default=5, help="candidates shown per [MASK] (default 5)")
+    parser.add_argument("--top-k", type=at_least(1), default=5, help="candidates shown per [MASK] (default 5)")
     args = parser.parse_args(argv)
-    model, tokenizer = load_model(args.model)
-    for text in args.text or DEMO_SENTENCES:
-        print(format_predictions(text, fill_mask(model, tokenizer, text, args.top_k)))
+    try:
+        model, tokenizer = load_model(args.model)
+        for text in args.text or DEMO_SENTENCES:
+            print(format_predictions(text, fill_mask(model, tokenizer, text, args.top_k)))
+    except (ValueError, OSError, ImportError, RuntimeError) as e:   # a user's error: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
