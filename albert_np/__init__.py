@@ -3,9 +3,8 @@
 from .backend import Backend, get_backend, to_numpy
 from .checkpoint import CheckpointError
 from .config import AlbertConfig
-from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
+from .optim import AdamW, TrainingDiverged, clip_grad_norm, global_norm, linear_schedule
 from .tokenizer import AlbertTokenizer
-from .train import TrainingDiverged
 from .modeling import (
     ALL_MODEL_CLASSES,
     AlbertForMaskedLM,
