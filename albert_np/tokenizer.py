@@ -54,7 +54,8 @@ _ASCII_NEEDS_CARE = re.compile(r"[\x00-\x1f\x7f]|``|''")
 # SentencePiece piece types (sentencepiece_model.proto).
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED = 1, 2, 3, 4
 UNKNOWN_PENALTY = 10.0  # an unknown character scores the lowest piece score minus this
-WORD_CACHE_SIZE = 100_000
+WORD_CACHE_SIZE = 100_000  # words
+CACHED_WORD_LENGTH = 100  # characters; longer words are segmented every time
 
 
 # --- The SentencePiece model file --------------------------------------------------------------------
@@ -909,21 +910,24 @@ class AlbertTokenizer:
                 candidate = score_here + self._unknown_score
                 if best_score[start + 1] is None or candidate > best_score[start + 1]:
                     best_score[start + 1], best_start[start + 1], best_id[start + 1] = candidate, start, 1
-        pieces, end = [], n
+        # Walk back from the end; a run of unknowns is kept as one (start, end) span and sliced once, so
+        # the walk is linear in the word's length (joining the run's strings one by one was quadratic).
+        spans, end = [], n  # [(start, end, piece id)], last piece first
         while end > 0:
             start = best_start[end]
-            if best_id[end] == 1 and pieces and pieces[-1][1] == 1:  # walking backwards: prepend to the run
-                pieces[-1] = (word[start:end] + pieces[-1][0], 1)
+            if best_id[end] == 1 and spans and spans[-1][2] == 1:  # extend the unknown run leftwards
+                spans[-1] = (start, spans[-1][1], 1)
             else:
-                pieces.append((word[start:end], best_id[end]))
+                spans.append((start, end, best_id[end]))
             end = start
-        pieces.reverse()
-        tokens = [piece for piece, _ in pieces]
+        tokens = [word[start:end] for start, end, _ in reversed(spans)]
         # transformers looks the final strings up again: a fused unknown run is <unk> unless it is a piece
         ids = [self._vocab.get(piece, 1) for piece in tokens]
-        if len(self._word_cache) >= WORD_CACHE_SIZE:
-            self._word_cache.clear()
-        self._word_cache[word] = result = (tokens, ids)
+        result = (tokens, ids)
+        if len(word) <= CACHED_WORD_LENGTH:  # long words are rare and would make the cache's size unbounded
+            if len(self._word_cache) >= WORD_CACHE_SIZE:
+                self._word_cache.clear()
+            self._word_cache[word] = result
         return result
 
     # --- steps 1-4 on a list of texts ---
