@@ -46,6 +46,12 @@ def check_texts(text, text_pair):
             )
         if not text:
             raise ValueError("`text` is an empty batch: pass at least one string.")
+        if text_pair is not None:
+            for i, item in enumerate(text_pair):
+                if not isinstance(item, str):
+                    raise ValueError(
+                        f"every text in a batch must be a str, got {type(item).__name__} at text_pair[{i}]: {item!r:.80}"
+                    )
         batch = list(zip(text, text_pair)) if text_pair is not None else [(t, None) for t in text]
     else:
         if isinstance(text_pair, (list, tuple)):

@@ -84,7 +84,8 @@ def load_model_file(path):
         data = f.read()
     try:
         spm.SentencePieceProcessor(model_proto=data)
-        read_model(data)
+        if not read_model(data)[0]:
+            raise ValueError("it holds no pieces")
     except Exception as err:  # sentencepiece raises RuntimeError, our reader ValueError/IndexError/UnicodeError
         raise ValueError(
             f"{path} is not a valid SentencePiece model ({err}). The file is corrupt or not a "
