@@ -10,7 +10,7 @@ from ..io_utils import atomic_write_bytes
 from . import arguments
 from .added_tokens import AddedTokens
 from .arguments import VERY_LARGE_INTEGER
-from .encoding import Encoding, Framing, Returned, Truncation, batch_encoding, post_process, to_python
+from .encoding import Encoding, Framing, Returned, Truncation, batch_encoding, pad_rows, post_process, to_python
 from .model_file import UNKNOWN, load_model_file, read_model
 from .normalize import SPACE, Normalizer, piece_offsets, pre_tokenize
 from .unigram import UNKNOWN_ID, Unigram
@@ -360,13 +360,7 @@ class AlbertTokenizer:
 
         truncation_params = None
         if truncation_strategy != "do_not_truncate":
-            # Checked when transformers configures truncation, with the single-text count of special tokens.
-            if max_length >= 2 and max_length - 2 < stride:
-                raise ValueError(
-                    f"stride={stride} is too large for max_length={max_length}: a window holds at most "
-                    f"{max_length - 2} tokens besides the 2 special tokens, and stride must be smaller. Use a "
-                    f"smaller stride or a larger max_length."
-                )
+            arguments.check_stride_fits(stride, max_length)
             truncation_params = Truncation(truncation_strategy, max_length, stride, self.truncation_side)
 
         framing = None
@@ -380,10 +374,7 @@ class AlbertTokenizer:
 
         if padding_strategy != "do_not_pad":
             length = max(len(r) for r in rows) if padding_strategy == "longest" else max_length
-            if pad_to_multiple_of and length % pad_to_multiple_of:
-                length += pad_to_multiple_of - length % pad_to_multiple_of
-            for row in rows:
-                row.pad(length, self.pad_token_id, self.pad_token, self.pad_token_type_id, side)
+            pad_rows(rows, length, pad_to_multiple_of, self.pad_token_id, self.pad_token, self.pad_token_type_id, side)
         returned = Returned(
             return_tensors, return_token_type_ids is not False, return_attention_mask is not False,
             return_overflowing_tokens, return_special_tokens_mask, return_offsets_mapping, return_length,

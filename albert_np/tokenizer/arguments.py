@@ -83,6 +83,16 @@ def check_size(name, value, allow_none=True):
         raise ValueError(f"{name}={value} is negative: it counts tokens, so pass 0 or more.")
 
 
+def check_stride_fits(stride, max_length):
+    """Checked when transformers configures truncation, with the single-text count of special tokens."""
+    if max_length >= 2 and max_length - 2 < stride:
+        raise ValueError(
+            f"stride={stride} is too large for max_length={max_length}: a window holds at most "
+            f"{max_length - 2} tokens besides the 2 special tokens, and stride must be smaller. Use a "
+            f"smaller stride or a larger max_length."
+        )
+
+
 def check_choice(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is not supported: use one of {', '.join(repr(a) for a in allowed)}.")

@@ -183,6 +183,14 @@ def truncate_pair(first, second, truncation, max_length):
     target.truncate(len(target) - to_remove, stride, side)
 
 
+def pad_rows(rows, length, pad_to_multiple_of, pad_id, pad_token, pad_type_id, side):
+    """Pad every row (and its overflow windows) to `length`, rounded up to a multiple of pad_to_multiple_of."""
+    if pad_to_multiple_of and length % pad_to_multiple_of:
+        length += pad_to_multiple_of - length % pad_to_multiple_of
+    for row in rows:
+        row.pad(length, pad_id, pad_token, pad_type_id, side)
+
+
 class BatchEncoding(dict):
     """What the tokenizer returns: a dict of lists (or NumPy arrays), keys in transformers' order.
 
