@@ -390,12 +390,12 @@ def test_save_pretrained_into_a_file_raises(tmp_path):
         load().save_pretrained(tmp_path / "file")
 
 
-def test_a_million_unknown_characters_give_one_unk_token_with_their_offsets():
+def test_a_long_run_of_unknown_characters_gives_one_unk_token_with_its_offsets():
     tok = load()
-    enc = tok("x " + "\U0001F600" * 1_000_000, add_special_tokens=False, return_offsets_mapping=True)
+    enc = tok("x " + "\U0001F600" * 100_000, add_special_tokens=False, return_offsets_mapping=True)
     assert enc["input_ids"] == [5, 97, 5, 1]
-    assert enc.tokens()[3] == "\U0001F600" * 1_000_000
-    assert enc["offset_mapping"][3] == (2, 1_000_002)
+    assert enc.tokens()[3] == "\U0001F600" * 100_000
+    assert enc["offset_mapping"][3] == (2, 100_002)
 
 
 @pytest.mark.parametrize("text, argument, position", [

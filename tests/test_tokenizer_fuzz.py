@@ -29,7 +29,7 @@ TEXTS = st.lists(
     st.one_of(st.sampled_from(FRAGMENTS), st.characters(codec="utf-8"), st.text(max_size=4)),
     max_size=24,
 ).map("".join)
-FUZZ = settings(max_examples=600, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=600, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _LOADED = {}
 
