@@ -22,10 +22,7 @@ MARKER = re.compile(r"#\s*not run:\s*(\S.*)")
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 # Files whose blocks are known not to run yet, with why; strict, so a fixed file fails here until removed.
-KNOWN_BROKEN = {
-    "docs/tokenizer.md": "its block loads 'path/to/albert' and uses undefined questions/contexts "
-                         "(docs/tokenizer.md belongs to the tokenizer's developer)",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 
 
 def code_blocks(path: Path) -> list[tuple[str, int, str]]:

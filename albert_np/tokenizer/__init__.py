@@ -18,7 +18,7 @@ Every stage is linear in the length of the text. Runtime dependencies: sentencep
 spiece.model), and numpy only for ``return_tensors="np"``.
 """
 
-from .albert_tokenizer import AlbertTokenizer
+from .albert_tokenizer import SPIECE_MODEL, TOKENIZER_CONFIG, AlbertTokenizer
 from .encoding import BatchEncoding
 
-__all__ = ["AlbertTokenizer", "BatchEncoding"]
+__all__ = ["AlbertTokenizer", "BatchEncoding", "SPIECE_MODEL", "TOKENIZER_CONFIG"]
