@@ -3,9 +3,11 @@
 from .backend import Backend, get_backend, to_numpy
 from .checkpoint import CheckpointError
 from .config import AlbertConfig
+from .grad_mode import is_grad_enabled, no_grad
 from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
 from .tokenizer import AlbertTokenizer
 from .train import TrainingDiverged
+from .pretrained import AlbertPreTrainedModel
 from .modeling import (
     ALL_MODEL_CLASSES,
     AlbertForMaskedLM,
@@ -15,7 +17,6 @@ from .modeling import (
     AlbertForSequenceClassification,
     AlbertForTokenClassification,
     AlbertModel,
-    AlbertPreTrainedModel,
 )
 
 __version__ = "0.1.0"
@@ -37,6 +38,8 @@ __all__ = [
     "TrainingDiverged",
     "CheckpointError",
     "get_backend",
+    "is_grad_enabled",
+    "no_grad",
     "clip_grad_norm",
     "global_norm",
     "linear_schedule",
