@@ -6,7 +6,7 @@ import pytest
 
 import golden_utils as gu
 
-TOLERANCE = 1e-9
+TOLERANCE = gu.rtol("float64", "adamw")
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ import pytest
 
 import golden_utils as gu
 
-FLOAT64_TOLERANCE = 1e-9
-FLOAT32_TOLERANCE = 1e-4
 FORWARD_CASES = gu.case_names("forward")
 
 
@@ -17,8 +15,9 @@ def an():
     return importlib.import_module("albert_np")
 
 
-def check_gradients(an, name, dtype, tolerance):
-    """Run forward + backward on a golden case and assert every gradient is within `tolerance`."""
+def check_gradients(an, name, dtype):
+    """Run forward + backward on a golden case and assert every gradient is within the dtype's tolerance."""
+    tolerance = gu.rtol(dtype, "gradients")
     case = gu.load_case(name)
     expected = case["expected"][dtype]
     model, _ = gu.run_forward(an, case, dtype)
@@ -29,11 +28,11 @@ def check_gradients(an, name, dtype, tolerance):
 
 @pytest.mark.parametrize("name", [pytest.param(n, id=f"{n}-float64") for n in FORWARD_CASES])
 def test_gradients_match_transformers(an, name):
-    """Float64 gradients (tied weights accumulated, inputs_embeds included) match within 1e-9."""
-    check_gradients(an, name, "float64", FLOAT64_TOLERANCE)
+    """Float64 gradients (tied weights accumulated, inputs_embeds included) match within 1e-10."""
+    check_gradients(an, name, "float64")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, id=f"{n}-float32") for n in FORWARD_CASES])
 def test_float32_gradients_match_transformers(an, name):
     """Float32 gradients match the float32 torch run within 1e-4."""
-    check_gradients(an, name, "float32", FLOAT32_TOLERANCE)
+    check_gradients(an, name, "float32")

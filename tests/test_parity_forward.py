@@ -6,7 +6,6 @@ import pytest
 
 import golden_utils as gu
 
-TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
 
 
 @pytest.fixture(scope="module")
@@ -26,5 +25,6 @@ def test_forward_matches_transformers(an, name, dtype):
     case = gu.load_case(name)
     _, out = gu.run_forward(an, case, dtype)
     errors = gu.output_errors(out, case["expected"][dtype], an.to_numpy)
-    bad = gu.failures(errors, TOLERANCE[dtype])
-    assert not bad, gu.format_failures(bad, TOLERANCE[dtype])
+    tolerance = gu.rtol(dtype, "outputs")
+    bad = gu.failures(errors, tolerance)
+    assert not bad, gu.format_failures(bad, tolerance)

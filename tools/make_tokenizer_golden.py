@@ -14,6 +14,11 @@ What it writes (deterministic: two runs give byte-identical files):
   truncation / overflow calls (or the error it raises), for decode calls and for the special-token
   helpers. tests/test_tokenizer.py compares albert_np's tokenizer with it, without transformers.
 
+``--check`` compares the retrained spiece.model with the committed one (pieces and types exactly, scores
+within a float32 rounding tolerance) and transformers' outputs on the committed model with expected.json
+exactly: a CPU that rounds the trainer's float32 scores differently passes, a changed vocabulary or a
+changed transformers behaviour fails.
+
 Needs transformers, tokenizers and sentencepiece (the dev environment), not albert_np.
 """
 
@@ -29,6 +34,7 @@ from pathlib import Path
 
 os.environ["RUST_BACKTRACE"] = "0"  # transformers' Rust panics (an expected error case) print one line, not a backtrace
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "tests" / "golden" / "tokenizer"
+sys.path.insert(0, str(GOLDEN_DIR.parent.parent))  # tests/: golden_utils holds the tolerance table
 MODEL_FILE, EXPECTED_FILE = "spiece.model", "expected.json"
 VOCAB_SIZE = 1000
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -448,20 +454,52 @@ def differences(old, new, path="expected.json"):
     return [] if old == new else [f"{path}: {old!r:.80} committed vs {new!r:.80} regenerated"]
 
 
+def model_differences(committed: bytes, regenerated: bytes) -> list[str]:
+    """Where two serialized SentencePiece models differ: pieces, types and specs exactly, scores by tolerance.
+
+    The scores are float32 log-probabilities from the trainer's EM, computed with the C library's
+    exp/log/digamma: another CPU may round them differently in the last bits, so they get
+    golden_utils.RTOL's float32 "draws" tolerance (relative to the largest |score|); a different
+    vocabulary, piece order or piece type is a real difference.
+    """
+    from sentencepiece import sentencepiece_model_pb2
+
+    import golden_utils
+
+    old, new = sentencepiece_model_pb2.ModelProto(), sentencepiece_model_pb2.ModelProto()
+    old.ParseFromString(committed)
+    new.ParseFromString(regenerated)
+    found = [f"{MODEL_FILE}: {spec} differs" for spec in ("trainer_spec", "normalizer_spec", "denormalizer_spec")
+             if getattr(old, spec) != getattr(new, spec)]
+    pieces = lambda m: [(p.piece, p.type) for p in m.pieces]  # noqa: E731
+    if pieces(old) != pieces(new):
+        changed = sum(a != b for a, b in zip(pieces(old), pieces(new))) + abs(len(old.pieces) - len(new.pieces))
+        return found + [f"{MODEL_FILE}: {changed} of {len(old.pieces)} pieces differ (text, type or order)"]
+    scores_old = [p.score for p in old.pieces]
+    err = golden_utils.rel_err([p.score for p in new.pieces], scores_old)
+    tolerance = golden_utils.rtol("float32", "draws")
+    print(f"largest float32 SentencePiece score error {err:.2e} (tolerance {tolerance:g})")
+    if not err <= tolerance:
+        found.append(f"{MODEL_FILE}: piece scores rel err {err:.3e} > {tolerance:g}")
+    return found
+
+
 def check():
-    """Regenerate into a temporary folder and compare with the committed fixtures; 0 if identical."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        generate(tmp)
-        problems = []
-        for name in (MODEL_FILE, EXPECTED_FILE):
-            if not (GOLDEN_DIR / name).exists():
-                problems.append(f"{name}: missing from {GOLDEN_DIR}")
-        if not problems:
-            if (GOLDEN_DIR / MODEL_FILE).read_bytes() != (tmp / MODEL_FILE).read_bytes():
-                problems.append(f"{MODEL_FILE}: the trained model differs from the committed one")
-            old = json.loads((GOLDEN_DIR / EXPECTED_FILE).read_text(encoding="utf-8"))
-            new = json.loads((tmp / EXPECTED_FILE).read_text(encoding="utf-8"))
+    """Regenerate and compare with the committed fixtures; 0 when they agree.
+
+    Two stages, as in make_golden.py: the trained spiece.model against the committed one (see
+    `model_differences`), then transformers' outputs computed *on the committed model* against
+    expected.json, exactly (ids, tokens, offsets and errors are integers and strings: no tolerance).
+    """
+    committed_model, committed_expected = GOLDEN_DIR / MODEL_FILE, GOLDEN_DIR / EXPECTED_FILE
+    problems = [f"{path.name}: missing from {GOLDEN_DIR}" for path in (committed_model, committed_expected)
+                if not path.exists()]
+    if not problems:
+        problems += model_differences(committed_model.read_bytes(), train_model())
+        with tempfile.TemporaryDirectory() as tmp:
+            generate(Path(tmp), reuse_model=committed_model)
+            old = json.loads(committed_expected.read_text(encoding="utf-8"))
+            new = json.loads((Path(tmp) / EXPECTED_FILE).read_text(encoding="utf-8"))
             problems += differences(old, new)
     for problem in problems[:50]:
         print("DIFFERS:", problem)
