@@ -30,7 +30,7 @@ def to_host(bk, x, name):
     if x is None:
         return None
     if bk.is_array(x):
-        return bk.to_numpy(x)
+        return _check_numeric(bk.to_numpy(x), name)
     ragged = ValueError(
         f"{name} is ragged (rows of different lengths); pad every sequence to the same length, e.g. with the "
         "tokenizer's padding=True, and pass attention_mask"
@@ -41,6 +41,10 @@ def to_host(bk, x, name):
         raise ragged from e
     if arr.dtype == object:
         raise ragged
+    return _check_numeric(arr, name)
+
+
+def _check_numeric(arr, name):
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     return arr
@@ -113,7 +117,7 @@ def prepare_batch(bk, config, dtype, input_ids, attention_mask, token_type_ids, 
         bad = (mask != 0) & (mask != 1)
         if bad.any():
             raise ValueError(
-                f"attention_mask holds {mask[bad].flat[0]!r}; it must hold only 1 (attend to the token) and 0 "
+                f"attention_mask holds {mask[bad].flat[0].item()!r}; it must hold only 1 (attend to the token) and 0 "
                 "(padding): pass the tokenizer's attention_mask, or (mask > 0).astype(int) for another convention"
             )
         attend = mask == 1

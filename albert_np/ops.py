@@ -378,7 +378,7 @@ class AttentionCache:
     probs: object            # [B, h, S, S] softmax(scores), before dropout (transformers' `attentions`)
     probs_dropped: object    # [B, h, S, S] after dropout (probs itself when dropout is off)
     dropout: DropoutCache    # mask [B, h, S, S] or None
-    scores: object           # [B, h, S, S] q k^T / sqrt(d) + mask, the softmax input; kept only when traced
+    scores: object           # [B, h, S, S] q k^T / sqrt(d), before the mask is added; kept only when traced
     batch_size: int
     seq_len: int
     heads: int
@@ -397,15 +397,18 @@ class AttentionGrads:
 def attention_rows(xp, keep_scores, q, k, v, mask_add, mask):
     # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache
     scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                   # [b, h, S, S], q k^T / sqrt(d)
+    raw = scores
     # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while keeping
     # every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN). A batch
     # without padding has no mask (None), as in transformers, and skips the pass.
-    if mask_add is not None:
+    if mask_add is not None and keep_scores:
+        scores = scores + mask_add                                            # raw stays q k^T / sqrt(d)
+    elif mask_add is not None:
         scores += mask_add
     probs = softmax_rows(xp, scores)
     probs_dropped = probs if mask is None else probs * mask
     ctx = xp.permute_dims(xp.matmul(probs_dropped, v), (0, 2, 1, 3))         # [b, S, h, d]
-    return (ctx, probs) + ((probs_dropped,) if mask is not None else ()) + ((scores,) if keep_scores else ())
+    return (ctx, probs) + ((probs_dropped,) if mask is not None else ()) + ((raw,) if keep_scores else ())
 
 
 def attention_backward_rows(xp, keep_inner, dctx, q, k, v, probs, probs_dropped, mask):

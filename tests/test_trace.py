@@ -52,7 +52,8 @@ def test_trace_names_every_step_in_forward_order_and_agrees_with_the_outputs(cls
     for i in range(len(out.attentions)):
         np.testing.assert_array_equal(trace[f"encoder.layer.{i}.full_layer_layer_norm"], out.hidden_states[i + 1])
         np.testing.assert_array_equal(trace[f"encoder.layer.{i}.attention.probs"], out.attentions[i])
-        probs = np.exp(trace[f"encoder.layer.{i}.attention.scores"])
+        keys = batch["attention_mask"].reshape(n_seq, 1, 1, S) == 1             # probs = softmax(scores + mask)
+        probs = np.where(keys, np.exp(trace[f"encoder.layer.{i}.attention.scores"]), 0.0)
         np.testing.assert_allclose(probs / probs.sum(-1, keepdims=True), out.attentions[i], rtol=1e-12, atol=1e-15)
     if cls is an.AlbertForMaskedLM:
         np.testing.assert_array_equal(trace["predictions.decoder"], out.logits)
