@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import warnings
 
 import numpy as np
 
@@ -246,6 +247,31 @@ def match_state_dict(tensors: dict, expected: dict, required: set, source: str, 
                 f"{_shape_hint(key)}"
             )
     return missing, unexpected
+
+
+def load_weights(params: dict, tensors: dict, expected: dict, required: set, convert, source: str, config,
+                 model_name: str):
+    """params[key] = convert(key, tensors[key]) for every expected key the checkpoint has, after match_state_dict.
+
+    Missing head weights keep their fresh initialisation and unused checkpoint weights are skipped, each listed
+    in a warning worded as transformers words it.
+    """
+    missing, unexpected = match_state_dict(tensors, expected, required, source, config)
+    for key in expected:
+        if key in tensors:
+            params[key] = convert(key, tensors[key])
+    if missing:
+        warnings.warn(
+            f"Some weights of {model_name} were not initialized from {source} and are newly initialized: "
+            f"{missing}. Train the model on a down-stream task before using it for predictions.",
+            stacklevel=4,
+        )
+    if unexpected:
+        warnings.warn(
+            f"Some weights of {source} were not used when initializing {model_name}: {unexpected}. This is "
+            "expected when the checkpoint was saved from another head (e.g. AlbertForPreTraining into AlbertModel).",
+            stacklevel=4,
+        )
 
 
 def _shape_hint(key):

@@ -19,8 +19,7 @@ from typing import Callable
 from . import layers, losses, ops
 from .backend import get_backend
 from .checkpoint import (
-    albert_param_shapes, linear_shapes, match_state_dict, mlm_head_shapes, normalize_keys, read_checkpoint_dir,
-    write_safetensors, WEIGHTS_NAME,
+    albert_param_shapes, load_weights, normalize_keys, read_checkpoint_dir, write_safetensors, WEIGHTS_NAME,
 )
 from .config import AlbertConfig
 from .grad_mode import is_grad_enabled
@@ -212,27 +211,14 @@ class AlbertPreTrainedModel:
         return model
 
     def load_state_dict(self, tensors: dict, source="the state dict"):
-        """Copy host arrays (checkpoint key -> array) into the model, checking names and shapes."""
-        tensors = normalize_keys(tensors, self.prefix)
+        """Copy host arrays (checkpoint key -> array) into the model, checking names and shapes (checkpoint.py)."""
+        def convert(key, array):
+            host = to_host(self.backend, array, key)
+            return self.backend.asarray(host.astype(self.dtype), dtype=self._xp_dtype)
+
         required = set(albert_param_shapes(self.config, self.prefix, add_pooling_layer=False))
-        missing, unexpected = match_state_dict(tensors, self.param_shapes(), required, source, self.config)
-        for key in self.param_shapes():
-            if key in tensors:
-                host = to_host(self.backend, tensors[key], key)
-                self.params[key] = self.backend.asarray(host.astype(self.dtype), dtype=self._xp_dtype)
-        if missing:
-            warnings.warn(
-                f"Some weights of {type(self).__name__} were not initialized from {source} and are newly "
-                f"initialized: {missing}. Train the model on a down-stream task before using it for predictions.",
-                stacklevel=3,
-            )
-        if unexpected:
-            warnings.warn(
-                f"Some weights of {source} were not used when initializing {type(self).__name__}: {unexpected}. "
-                "This is expected when the checkpoint was saved from another head (e.g. AlbertForPreTraining into "
-                "AlbertModel).",
-                stacklevel=3,
-            )
+        load_weights(self.params, normalize_keys(tensors, self.prefix), self.param_shapes(), required, convert,
+                     source, self.config, type(self).__name__)
 
     def save_pretrained(self, path):
         """Write config.json and model.safetensors (transformers' layout; tied decoder weights left out), atomically."""
