@@ -12,7 +12,6 @@ the GEMM splitting behind them are in the private module _parallel.py.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
