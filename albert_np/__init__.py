@@ -4,9 +4,8 @@ from .backend import Backend, get_backend, to_numpy
 from .checkpoint import CheckpointError
 from .config import AlbertConfig
 from .grad_mode import is_grad_enabled, no_grad
-from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
+from .optim import AdamW, TrainingDiverged, clip_grad_norm, global_norm, linear_schedule
 from .tokenizer import AlbertTokenizer
-from .train import TrainingDiverged
 from .pretrained import AlbertPreTrainedModel
 from .modeling import (
     ALL_MODEL_CLASSES,
@@ -18,6 +17,8 @@ from .modeling import (
     AlbertForTokenClassification,
     AlbertModel,
 )
+from .auto import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForMultipleChoice, AutoModelForPreTraining, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer  # noqa: E501
+from .pipelines import pipeline
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,15 @@ __all__ = [
     "AlbertModel",
     "AlbertPreTrainedModel",
     "AlbertTokenizer",
+    "AutoConfig",
+    "AutoModel",
+    "AutoModelForMaskedLM",
+    "AutoModelForMultipleChoice",
+    "AutoModelForPreTraining",
+    "AutoModelForQuestionAnswering",
+    "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification",
+    "AutoTokenizer",
     "Backend",
     "TrainingDiverged",
     "CheckpointError",
@@ -43,5 +53,6 @@ __all__ = [
     "clip_grad_norm",
     "global_norm",
     "linear_schedule",
+    "pipeline",
     "to_numpy",
 ]

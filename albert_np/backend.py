@@ -199,14 +199,7 @@ def get_backend(backend="numpy", device=None, seed: int | None = None) -> Backen
             raise ImportError(f"albert_np needs NumPy >= 2 (the Array-API names); found {np.__version__}")
         return Backend(np, "numpy", device, seed)
     if backend == "cupy" or getattr(backend, "__name__", "") == "cupy":
-        try:
-            import cupy
-        except ImportError as e:
-            raise ImportError(
-                "backend='cupy' needs CuPy and a CUDA GPU: install it with `pip install 'albert_np[cupy]'` "
-                "(or the cupy-cudaXXx wheel matching your CUDA), or use backend='numpy'."
-            ) from e
-        return Backend(cupy, "cupy", device, seed)
+        return Backend(_cupy_or_error(), "cupy", device, seed)
     if isinstance(backend, str):
         raise ValueError(
             f"unknown backend {backend!r}: use 'numpy', 'cupy', or pass an Array-API namespace module "
@@ -215,3 +208,25 @@ def get_backend(backend="numpy", device=None, seed: int | None = None) -> Backen
     if not hasattr(backend, "matmul") or not hasattr(backend, "asarray"):
         raise TypeError(f"backend must be 'numpy', 'cupy' or an Array-API namespace, got {backend!r}")
     return Backend(backend, backend.__name__, device, seed)
+
+
+def _cupy_or_error():
+    """The cupy module when it is installed AND sees a CUDA device; otherwise one sentence saying what to do."""
+    try:
+        import cupy
+    except ImportError as e:
+        raise ImportError(
+            "backend='cupy' needs CuPy and a CUDA GPU: install it with `pip install 'albert_np[cupy]'` "
+            "(or the cupy-cudaXXx wheel matching your CUDA), or use backend='numpy'."
+        ) from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:   # CUDARuntimeError, or a missing/mismatched driver library
+        raise RuntimeError(
+            f"CuPy is installed but sees no CUDA device ({type(e).__name__}: {e}); run on a machine with an NVIDIA GPU "
+            "and driver, or use backend='numpy'."
+        ) from None
+    if count < 1:
+        raise RuntimeError("CuPy is installed but sees no CUDA device; run on a machine with an NVIDIA GPU "
+                           "and driver, or use backend='numpy'.")
+    return cupy

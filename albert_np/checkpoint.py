@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .io_utils import atomic_writer
+from .io_utils import JOURNAL_NAME, atomic_writer, finish_interrupted_save, folder_transaction, make_target_folder
 
 WEIGHTS_NAME = "model.safetensors"
 WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
@@ -34,8 +34,16 @@ class CheckpointError(ValueError):
 
 
 def read_safetensors(path) -> tuple[dict, dict]:
-    """All tensors of one .safetensors file as NumPy arrays (BF16 widened exactly to float32), and its metadata."""
+    """All tensors of one .safetensors file as NumPy arrays (BF16 widened exactly to float32), and its metadata.
+
+    The header is checked as the safetensors library checks it (the file may come from anyone): every entry
+    has a known dtype, a shape of non-negative integers and a byte range of the right length, and the ranges
+    tile the data exactly (in order, no overlap, no gap, nothing after the last). Any breach is a
+    CheckpointError naming the file and the tensor.
+    """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path} is a folder, not a .safetensors file; pass the file, or load the folder with from_pretrained")
     size = os.path.getsize(path)
     if size < 8:
         raise CheckpointError(f"{path} is truncated ({size} bytes, not even the 8-byte header length); re-download or re-save it")
@@ -49,43 +57,94 @@ def read_safetensors(path) -> tuple[dict, dict]:
         raw = f.read(n)
     try:
         header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise CheckpointError(f"{path} has a corrupted JSON header ({e}); re-download or re-save it") from e
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} has a corrupted header (not a JSON object); re-download or re-save it")
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise CheckpointError(f"{path}: __metadata__ must map strings to strings, got {metadata!r}; the file is corrupted")
     data_len = size - 8 - n
+    entries = [_header_entry(path, key, info) for key, info in header.items()]
+    _check_offsets(path, entries, data_len)
     data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n, shape=(data_len,)) if data_len else np.zeros(0, np.uint8)
     tensors = {}
-    for key, info in header.items():
-        try:
-            dtype_name, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: the header entry for {key!r} is malformed ({info!r})") from e
-        if end > data_len or begin > end:
+    for key, dtype_name, shape, begin, end in entries:
+        raw_bytes = data[begin:end]
+        if dtype_name == "BF16":
+            # bfloat16 is the upper 16 bits of a float32: shift them back up, exactly.
+            bits = raw_bytes.view("<u2").astype(np.uint32) << 16
+            tensors[key] = bits.view(np.float32).reshape(shape)
+        else:
+            tensors[key] = raw_bytes.view(np.dtype(_DTYPES[dtype_name]).newbyteorder("<")).reshape(shape)
+    return tensors, metadata
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _header_entry(path, key, info) -> tuple:
+    """(key, dtype name, shape, begin, end) of one header entry, after checking its types, dtype and byte count."""
+    if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+        raise CheckpointError(
+            f"{path}: the header entry for {key!r} is malformed ({info!r}); each tensor needs exactly "
+            "'dtype', 'shape' and 'data_offsets': the file is corrupted, re-download or re-save it"
+        )
+    dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if dtype_name != "BF16" and dtype_name not in _DTYPES:
+        raise CheckpointError(
+            f"{path}: tensor {key!r} has dtype {dtype_name!r}, which albert_np does not read "
+            f"(it reads {', '.join(['BF16', *_DTYPES])})"
+        )
+    if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape):
+        raise CheckpointError(
+            f"{path}: tensor {key!r} has shape {shape!r}; a shape is a list of non-negative integers: the file is corrupted"
+        )
+    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_int(o) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1]):
+        raise CheckpointError(
+            f"{path}: tensor {key!r} has data_offsets {offsets!r}; they must be two integers 0 <= begin <= end: "
+            "the file is corrupted"
+        )
+    begin, end = offsets
+    itemsize = 2 if dtype_name == "BF16" else np.dtype(_DTYPES[dtype_name]).itemsize
+    count = 1
+    for s in shape:
+        count *= s
+    if end - begin != itemsize * count:
+        raise CheckpointError(
+            f"{path}: tensor {key!r} has {end - begin} bytes but shape {tuple(shape)} in {dtype_name} needs "
+            f"{itemsize * count}; the file is corrupted"
+        )
+    return key, dtype_name, tuple(shape), begin, end
+
+
+def _check_offsets(path, entries, data_len):
+    """The byte ranges must tile [0, data_len) in order: no overlap (tensors would alias), no gap, no excess."""
+    position, previous = 0, None
+    for key, _, _, begin, end in sorted(entries, key=lambda e: (e[3], e[4])):
+        if end > data_len:
             raise CheckpointError(
                 f"{path} is truncated: tensor {key!r} needs bytes {begin}..{end} but the file holds {data_len} data bytes; "
                 "the download or save was interrupted: re-download or re-save it"
             )
-        raw_bytes = data[begin:end]
-        count = int(np.prod(shape)) if shape else 1
-        if dtype_name == "BF16":
-            if end - begin != 2 * count:
-                raise CheckpointError(f"{path}: tensor {key!r} has {end - begin} bytes for shape {shape} in BF16")
-            # bfloat16 is the upper 16 bits of a float32: shift them back up, exactly.
-            bits = raw_bytes.view("<u2").astype(np.uint32) << 16
-            tensors[key] = bits.view(np.float32).reshape(shape)
-            continue
-        if dtype_name not in _DTYPES:
-            raise CheckpointError(f"{path}: tensor {key!r} has dtype {dtype_name}, which albert_np does not read")
-        dtype = np.dtype(_DTYPES[dtype_name]).newbyteorder("<")
-        if end - begin != dtype.itemsize * count:
+        if begin < position:
             raise CheckpointError(
-                f"{path}: tensor {key!r} has {end - begin} bytes but shape {shape} in {dtype_name} needs {dtype.itemsize * count}; "
-                "the file is corrupted"
+                f"{path}: tensor {key!r} (bytes {begin}..{end}) overlaps {previous!r} (ending at byte {position}); "
+                "tensors may not share bytes: the file is corrupted or crafted, re-download or re-save it"
             )
-        tensors[key] = raw_bytes.view(dtype).reshape(shape)
-    return tensors, metadata
+        if begin > position:
+            raise CheckpointError(
+                f"{path}: {begin - position} bytes before tensor {key!r} belong to no tensor (a gap in data_offsets); "
+                "the file is corrupted: re-download or re-save it"
+            )
+        position, previous = end, key
+    if position != data_len:
+        raise CheckpointError(
+            f"{path} has {data_len - position} bytes after its last tensor that no header entry describes; "
+            "the file is corrupted: re-download or re-save it"
+        )
 
 
 def write_safetensors(path, tensors: dict, metadata: dict | None = None):
@@ -104,6 +163,9 @@ def write_safetensors(path, tensors: dict, metadata: dict | None = None):
         header = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}, **header}
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)  # the data start is kept 8-byte aligned, as the reference writer does
+    path = os.fspath(path)
+    make_target_folder(os.path.dirname(os.path.abspath(path)))
+    finish_interrupted_save(os.path.dirname(os.path.abspath(path)))   # else a later roll-forward would undo this write
     with atomic_writer(path) as f:
         f.write(struct.pack("<Q", len(blob)))
         f.write(blob)
@@ -111,27 +173,87 @@ def write_safetensors(path, tensors: dict, metadata: dict | None = None):
             f.write(arr.tobytes())
 
 
-def read_checkpoint_dir(path) -> dict:
-    """Every tensor of the checkpoint in directory `path`: model.safetensors, or the index and its shards."""
+def write_model_dir(path, host_tensors: dict, config) -> None:
+    """config.json and model.safetensors into folder `path` as one commit (io_utils.folder_transaction).
+
+    What model.save_pretrained should call: new weights never sit beside an old config, and nothing else in
+    `path` is touched.
+    """
+    with folder_transaction(path) as staging:
+        write_safetensors(os.path.join(staging, WEIGHTS_NAME), host_tensors, metadata={"format": "pt"})
+        config.save_pretrained(staging)
+
+
+def checkpoint_folder(path) -> str:
+    """`path` as a checkpoint folder to read, after finishing a save that was interrupted after its commit."""
     path = os.fspath(path)
+    if os.path.isfile(path):
+        raise NotADirectoryError(
+            f"{path!r} is a file, but a checkpoint is a folder (config.json beside model.safetensors); "
+            f"pass the folder that holds it: {os.path.dirname(os.path.abspath(path))!r}"
+        )
     if not os.path.isdir(path):
         raise FileNotFoundError(
             f"{path!r} is not a directory; albert_np loads local folders written by save_pretrained "
             "(it never downloads from the hub)"
         )
+    if os.path.isfile(os.path.join(path, JOURNAL_NAME)):
+        try:
+            finish_interrupted_save(path)
+        except (OSError, ValueError) as e:
+            raise CheckpointError(
+                f"{path} holds a save that was interrupted after its commit and cannot be finished now ({e}); "
+                "make the folder writable and load again, or save the model again"
+            ) from e
+    return path
+
+
+def _inside(folder, path, what) -> str:
+    """`path` if it resolves (symlinks followed) to a file inside `folder`; else a CheckpointError."""
+    root = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    # The Hugging Face cache links snapshots/<revision>/<file> to ../../blobs/<hash>: that is the same checkpoint.
+    hub_blobs = os.path.join(os.path.dirname(os.path.dirname(root)), "blobs")
+    if (os.path.basename(os.path.dirname(root)) == "snapshots" and os.path.islink(path)
+            and os.path.dirname(real) == hub_blobs):
+        return path
+    if os.path.commonpath([root, real]) != root or real == root:
+        raise CheckpointError(
+            f"{what} resolves to {real}, outside the checkpoint folder {root}; albert_np reads only files inside "
+            "the folder it is given: the checkpoint is damaged or crafted"
+        )
+    return path
+
+
+def read_checkpoint_dir(path) -> dict:
+    """Every tensor of the checkpoint in directory `path`: model.safetensors, or the index and its shards.
+
+    Only files inside `path` are read: a shard named "../x" or "/etc/passwd", or a symlink out of the
+    folder, is a CheckpointError.
+    """
+    path = checkpoint_folder(path)
     single = os.path.join(path, WEIGHTS_NAME)
     index = os.path.join(path, WEIGHTS_INDEX_NAME)
     if os.path.isfile(single):
-        return read_safetensors(single)[0]
+        return read_safetensors(_inside(path, single, WEIGHTS_NAME))[0]
     if os.path.isfile(index):
+        _inside(path, index, WEIGHTS_INDEX_NAME)
         try:
             with open(index, encoding="utf-8") as f:
                 weight_map = json.load(f)["weight_map"]
-        except (json.JSONDecodeError, KeyError) as e:
-            raise CheckpointError(f"{index} is not a valid safetensors index (needs a 'weight_map')") from e
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{index} is not a valid safetensors index (needs a 'weight_map'); re-download it") from e
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
+            raise CheckpointError(f"{index}: 'weight_map' must map each tensor name to a shard file name; re-download it")
         tensors = {}
         for shard in sorted(set(weight_map.values())):
             shard_path = os.path.join(path, shard)
+            if os.path.isabs(shard) or ".." in shard.replace("\\", "/").split("/"):
+                raise CheckpointError(
+                    f"{index} names shard {shard!r}, outside the checkpoint folder; albert_np reads only files inside "
+                    "the folder it is given: the index is damaged or crafted"
+                )
+            _inside(path, shard_path, f"shard {shard!r} of {index}")
             if not os.path.isfile(shard_path):
                 raise CheckpointError(f"{index} names shard {shard!r}, which is missing from {path}; download every shard")
             tensors.update(read_safetensors(shard_path)[0])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 
-from .io_utils import atomic_write_text
+from .checkpoint import checkpoint_folder
+from .io_utils import atomic_write_text, finish_interrupted_save, make_target_folder
 
 # The ALBERT-specific fields and defaults, as in transformers' configuration_albert.py (albert-xxlarge-v2 shapes).
 ALBERT_DEFAULTS = {
@@ -42,6 +44,9 @@ COMMON_DEFAULTS = {
     "architectures": None,
 }
 
+# The activations albert_np implements (ops.ACTIVATIONS; tests/test_config.py checks the two lists agree).
+HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish", "tanh")
+
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 CONFIG_NAME = "config.json"
@@ -63,12 +68,21 @@ class AlbertConfig:
         self._extra = kwargs
 
         # Labels follow transformers: id2label is the source of truth, num_labels derives it (default 2).
+        if num_labels is not None:
+            _check_int("num_labels", num_labels, low=1, what="a positive integer (2 for a binary classifier)")
         if id2label is not None:
-            self.id2label = {int(k): v for k, v in id2label.items()}
+            if not isinstance(id2label, dict):
+                raise ValueError(f"AlbertConfig.id2label must be a dict {{id: name}}, got {id2label!r}")
+            try:
+                self.id2label = {int(k): v for k, v in id2label.items()}
+            except (TypeError, ValueError):
+                raise ValueError(f"AlbertConfig.id2label keys must be integer ids (or their strings), got {list(id2label)}") from None
         else:
             self.id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}
         if num_labels is not None and num_labels != len(self.id2label):
             self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+        if label2id is not None and not isinstance(label2id, dict):
+            raise ValueError(f"AlbertConfig.label2id must be a dict {{name: id}}, got {label2id!r}")
         self.label2id = dict(label2id) if label2id is not None else {v: k for k, v in self.id2label.items()}
         self.validate()
 
@@ -80,6 +94,7 @@ class AlbertConfig:
 
     @num_labels.setter
     def num_labels(self, n: int):
+        _check_int("num_labels", n, low=1, what="a positive integer (2 for a binary classifier)")
         if n != self.num_labels:
             self.id2label = {i: f"LABEL_{i}" for i in range(n)}
             self.label2id = {v: k for k, v in self.id2label.items()}
@@ -87,14 +102,11 @@ class AlbertConfig:
     # ---- checks ------------------------------------------------------------------------------------
 
     def validate(self):
-        """Fail early, with the field's name, on a config no ALBERT model can be built from."""
-        positive = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
+        """Fail early on a config no ALBERT model can be built from: a ValueError naming the field, value and range."""
+        for key in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
                     "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
-                    "type_vocab_size")
-        for key in positive:
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"AlbertConfig.{key} must be a positive integer, got {value!r}")
+                    "type_vocab_size"):
+            _check_int(key, getattr(self, key), low=1, what="a positive integer")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"AlbertConfig.hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
@@ -105,12 +117,37 @@ class AlbertConfig:
                 f"AlbertConfig.num_hidden_groups ({self.num_hidden_groups}) cannot exceed num_hidden_layers "
                 f"({self.num_hidden_layers}): some groups would never run"
             )
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in HIDDEN_ACTS:
+            raise ValueError(f"AlbertConfig.hidden_act {self.hidden_act!r} is not supported by albert_np; "
+                             f"use one of {sorted(HIDDEN_ACTS)}")
         for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout_prob"):
             value = getattr(self, key)
-            if value is not None and not 0.0 <= value < 1.0:
-                raise ValueError(f"AlbertConfig.{key} must be in [0, 1), got {value!r}")
+            if value is None and key == "classifier_dropout_prob":
+                continue   # transformers: None means "use hidden_dropout_prob"
+            _check_number(key, value, "in [0, 1)", lambda v: 0.0 <= v < 1.0)
+        _check_number("layer_norm_eps", self.layer_norm_eps, "> 0 (e.g. 1e-12)", lambda v: v > 0.0)
+        _check_number("initializer_range", self.initializer_range, ">= 0 (e.g. 0.02)", lambda v: v >= 0.0)
+        for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
+            value = getattr(self, key)
+            if value is not None:
+                _check_int(key, value, low=0, high=self.vocab_size - 1,
+                           what=f"None or a token id in [0, vocab_size - 1 = {self.vocab_size - 1}]")
+        for key in ("tie_word_embeddings", "output_hidden_states", "output_attentions", "return_dict"):
+            value = getattr(self, key)
+            if not isinstance(value, bool):
+                raise ValueError(f"AlbertConfig.{key} must be true or false, got {value!r} ({type(value).__name__})")
+        _check_int("chunk_size_feed_forward", self.chunk_size_feed_forward, low=0, what="an integer >= 0")
+        if self.architectures is not None and (
+                not isinstance(self.architectures, list) or not all(isinstance(a, str) for a in self.architectures)):
+            raise ValueError(f"AlbertConfig.architectures must be None or a list of class names, got {self.architectures!r}")
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"AlbertConfig.problem_type must be None or one of {PROBLEM_TYPES}, got {self.problem_type!r}")
+        if not all(isinstance(v, str) for v in self.id2label.values()):
+            raise ValueError(f"AlbertConfig.id2label must map label ids to names (strings), got {self.id2label!r}")
+        if sorted(self.id2label) != list(range(len(self.id2label))):
+            raise ValueError(f"AlbertConfig.id2label must have the ids 0..num_labels-1, got {sorted(self.id2label)}")
+        if not isinstance(self.label2id, dict) or not all(_is_int(v) for v in self.label2id.values()):
+            raise ValueError(f"AlbertConfig.label2id must map label names to integer ids, got {self.label2id!r}")
 
     # ---- (de)serialisation -------------------------------------------------------------------------
 
@@ -133,6 +170,8 @@ class AlbertConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "AlbertConfig":
+        if not isinstance(d, dict):
+            raise ValueError(f"AlbertConfig.from_dict needs a dict of fields, got {type(d).__name__}")
         model_type = d.get("model_type", "albert")
         if model_type != "albert":
             raise ValueError(f"this config.json describes a {model_type!r} model, not 'albert'")
@@ -143,15 +182,22 @@ class AlbertConfig:
         try:
             with open(path, encoding="utf-8") as f:
                 d = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e}); re-download or re-save the config") from e
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path} is not UTF-8 text ({e}); config.json must be UTF-8 JSON: re-download or re-save it") from None
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); re-download or re-save the config") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"{path} must hold a JSON object, got a {type(d).__name__}; re-download or re-save the config")
         return cls.from_dict(d)
 
     @classmethod
     def from_pretrained(cls, path, **overrides) -> "AlbertConfig":
         """Read `path/config.json` (or `path` itself when it is a file); keyword arguments override fields."""
         path = os.fspath(path)
-        file = os.path.join(path, CONFIG_NAME) if os.path.isdir(path) else path
+        if os.path.isfile(path) and path.endswith(".json"):
+            file = path
+        else:   # a folder; checkpoint_folder finishes an interrupted save and refuses other files (model.safetensors)
+            file = os.path.join(checkpoint_folder(path) if os.path.exists(path) else path, CONFIG_NAME)
         if not os.path.isfile(file):
             raise FileNotFoundError(
                 f"no {CONFIG_NAME} at {path!r}: albert_np loads local directories only (no hub downloads); "
@@ -162,8 +208,9 @@ class AlbertConfig:
         return cls.from_dict(d)
 
     def save_pretrained(self, path):
-        """Write `path/config.json` atomically."""
-        os.makedirs(path, exist_ok=True)
+        """Write `path/config.json` atomically; nothing else in `path` is touched (a file at `path` is an error)."""
+        make_target_folder(path)
+        finish_interrupted_save(path)   # else a later roll-forward of an older save would undo this write
         atomic_write_text(os.path.join(path, CONFIG_NAME), self.to_json_string())
 
     def __eq__(self, other):
@@ -171,3 +218,30 @@ class AlbertConfig:
 
     def __repr__(self):
         return f"AlbertConfig {self.to_json_string()}"
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(key, value, low, what, high=None):
+    if not _is_int(value) or value < low or (high is not None and value > high):
+        raise ValueError(f"AlbertConfig.{key} must be {what}, got {value!r}" + _type_hint(value))
+
+
+def _check_number(key, value, allowed, ok):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+        raise ValueError(f"AlbertConfig.{key} must be a number {allowed}, got {value!r}" + _type_hint(value))
+
+
+def _type_hint(value) -> str:
+    """A hint for the usual mistakes: numbers written as strings, booleans or lists where one value belongs."""
+    if isinstance(value, str):
+        return " (a string: write the number itself, without quotes)"
+    if isinstance(value, (list, dict)):
+        return f" (a {type(value).__name__}: give one value)"
+    if value is None:
+        return " (null: give a value)"
+    if isinstance(value, bool):
+        return " (a boolean)"
+    return ""

@@ -7,14 +7,10 @@ scratch on the project's synthetic facts about countries, so it knows that the c
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import warnings
 
-import numpy as np
-
-from .modeling import AlbertForMaskedLM
-from .tokenizer import AlbertTokenizer
+from .fill_mask import bundled_model_dir, fill_mask, format_predictions, load_model  # noqa: F401 (re-exported)
+from .train import at_least
 
 DEMO_SENTENCES = (
     "The capital of [MASK] is Paris.",
@@ -25,63 +21,21 @@ DEMO_SENTENCES = (
 )
 
 
-def bundled_model_dir() -> str:
-    """The folder of the tiny pretrained ALBERT shipped inside the package."""
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "tiny-albert")
-
-
-def load_model(path=None, dtype="float32", backend="numpy"):
-    """AlbertForMaskedLM and its tokenizer from `path` (default: the bundled checkpoint), ready for inference."""
-    path = path or bundled_model_dir()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Some weights of .* were not used")  # the unused SOP head
-        model = AlbertForMaskedLM.from_pretrained(path, dtype=dtype, backend=backend)
-    model.eval().requires_grad_(False)
-    return model, AlbertTokenizer.from_pretrained(path)
-
-
-def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[tuple[str, float]]]:
-    """For each [MASK] in `text`, the top_k (token, probability) pairs, most likely first.
-
-    `model` is any ALBERT with an MLM head (AlbertForMaskedLM or AlbertForPreTraining).
-    """
-    enc = tokenizer(text, return_tensors="np")
-    ids = np.asarray(enc["input_ids"], dtype=np.int64)
-    positions = np.nonzero(ids[0] == tokenizer.mask_token_id)[0]
-    if len(positions) == 0:
-        raise ValueError(f"no {tokenizer.mask_token} in {text!r}: write {tokenizer.mask_token} where a word should be guessed")
-    out = model(input_ids=ids, attention_mask=np.asarray(enc["attention_mask"]),
-                token_type_ids=np.asarray(enc["token_type_ids"]))
-    logits = out.logits if "logits" in out else out.prediction_logits
-    logits = model.backend.to_numpy(logits)[0].astype(np.float64)
-    results = []
-    for pos in positions:
-        probs = np.exp(logits[pos] - logits[pos].max())
-        probs /= probs.sum()
-        best = np.argsort(-probs)[:top_k]
-        results.append([(tokenizer.decode([int(i)]).strip(), float(probs[i])) for i in best])
-    return results
-
-
-def format_predictions(text: str, predictions) -> str:
-    lines = [text]
-    for k, candidates in enumerate(predictions):
-        prefix = f"  [MASK] #{k + 1}:" if len(predictions) > 1 else " "
-        lines.append(prefix + "  ".join(f" {token:<12} {p:6.1%}" for token, p in candidates))
-    return "\n".join(lines)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m albert_np.demo",
         description="Fill in [MASK] with the bundled tiny ALBERT (pretrained in NumPy on synthetic facts).")
     parser.add_argument("--text", action="append", help="a sentence with [MASK] (repeatable; default: a few examples)")
     parser.add_argument("--model", default=None, help="checkpoint folder (default: the bundled tiny-albert)")
-    parser.add_argument("--top-k", type=int, default=5, help="candidates shown per [MASK] (default 5)")
+    parser.add_argument("--top-k", type=at_least(1), default=5, help="candidates shown per [MASK] (default 5)")
     args = parser.parse_args(argv)
-    model, tokenizer = load_model(args.model)
-    for text in args.text or DEMO_SENTENCES:
-        print(format_predictions(text, fill_mask(model, tokenizer, text, args.top_k)))
+    try:
+        model, tokenizer = load_model(args.model)
+        for text in args.text or DEMO_SENTENCES:
+            print(format_predictions(text, fill_mask(model, tokenizer, text, args.top_k)))
+    except (ValueError, OSError, ImportError, RuntimeError) as e:   # a user's error: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

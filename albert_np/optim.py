@@ -1,12 +1,33 @@
 """AdamW with torch.optim.AdamW's exact update, a linear warmup/decay schedule, and global-norm gradient clipping.
 
 The optimizer updates the model's own arrays in place, so `model.params` is always the current model.
-Arrays bring their namespace with them (`x.__array_namespace__()`), so this works on every backend.
+Arrays bring their namespace with them (`x.__array_namespace__()`, or their module for CuPy 14, whose arrays
+lack that method), so this works on every backend.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+
+
+def array_namespace(x):
+    """The array's namespace: `x.__array_namespace__()`, else the top-level module of its type (cupy.ndarray -> cupy)."""
+    get = getattr(x, "__array_namespace__", None)
+    return get() if get is not None else sys.modules[type(x).__module__.split(".")[0]]
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss, gradient norm or update stopped being a finite number; the weights were not updated with it.
+
+    The message says at which step, what was not finite, and what to try.
+    """
+
+
+def _check_real(name, value, allowed, ok):
+    """A ValueError naming the AdamW argument, in the spirit of torch's "Invalid learning rate: nan"."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+        raise ValueError(f"Invalid AdamW {name}: {value!r}; it must be a finite number {allowed}")
 
 
 class AdamW:
@@ -21,10 +42,14 @@ class AdamW:
     """
 
     def __init__(self, params: dict, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, no_decay=()):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"invalid AdamW settings lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        self.lr = lr   # checked by the property below
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"AdamW betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}")
+        for i, beta in enumerate(betas):
+            _check_real(f"betas[{i}]", beta, "in [0, 1) (e.g. 0.9 and 0.999)", lambda b: 0.0 <= b < 1.0)
+        _check_real("eps", eps, ">= 0 (e.g. 1e-8)", lambda e: e >= 0.0)
+        _check_real("weight_decay", weight_decay, ">= 0 (e.g. 0.01)", lambda w: w >= 0.0)
         self.params = params
-        self.lr = lr
         self.betas = tuple(betas)
         self.eps = eps
         self.weight_decay = weight_decay
@@ -33,32 +58,56 @@ class AdamW:
         self.m = {}
         self.v = {}
 
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        _check_real("lr", value, ">= 0 (e.g. 1e-3)", lambda v: v >= 0.0)
+        self._lr = value
+
     def step(self, grads: dict):
-        """Apply one update from `grads` ({name: gradient}); names without a gradient are left alone."""
+        """Apply one update from `grads` ({name: gradient}); names without a gradient are left alone.
+
+        All updates are computed before any is applied: if one weight (or moment) would become NaN or inf, nothing
+        changes (weights, moments, step count) and TrainingDiverged names the weight. This costs one extra copy of
+        the weights and moments for the duration of the call.
+        """
         unknown = [k for k in grads if k not in self.params and k != "inputs_embeds"]
         if unknown:
             raise KeyError(f"gradients for unknown weights {unknown[:3]}; pass the dict model.backward() returned")
-        self.t += 1
+        t = self.t + 1
         b1, b2 = self.betas
-        bias1 = 1.0 - b1 ** self.t
-        bias2_sqrt = math.sqrt(1.0 - b2 ** self.t)
+        bias1 = 1.0 - b1 ** t
+        bias2_sqrt = math.sqrt(1.0 - b2 ** t)
         step_size = self.lr / bias1
+        updates = {}
         for name, p in self.params.items():
             g = grads.get(name)
             if g is None:
                 continue
-            xp = p.__array_namespace__()
-            if name not in self.m:
-                self.m[name] = xp.zeros_like(p)
-                self.v[name] = xp.zeros_like(p)
-            if self.weight_decay and not any(f in name for f in self.no_decay):
-                p *= 1.0 - self.lr * self.weight_decay
-            m, v = self.m[name], self.v[name]
-            m += (1.0 - b1) * (g - m)
-            v *= b2
-            v += (1.0 - b2) * (g * g)
-            denom = xp.sqrt(v) / bias2_sqrt + self.eps
-            p -= step_size * (m / denom)
+            xp = array_namespace(p)
+            m = self.m[name] if name in self.m else xp.zeros_like(p)
+            v = self.v[name] if name in self.v else xp.zeros_like(p)
+            new_p = p * (1.0 - self.lr * self.weight_decay) if self.weight_decay and not any(
+                f in name for f in self.no_decay) else p
+            new_m = m + (1.0 - b1) * (g - m)
+            new_v = v * b2 + (1.0 - b2) * (g * g)
+            denom = xp.sqrt(new_v) / bias2_sqrt + self.eps
+            new_p = new_p - step_size * (new_m / denom)
+            for what, arr in (("weight", new_p), ("first moment", new_m), ("second moment", new_v)):
+                if not bool(xp.all(xp.isfinite(arr))):
+                    raise TrainingDiverged(
+                        f"AdamW step {t} would make the {what} of {name!r} NaN or inf (lr={self.lr:.3g}); the weights "
+                        "were NOT updated (weights, moments and step count are as before this step). Lower the "
+                        "learning rate, clip the gradients (clip_grad_norm), or check the inputs and labels"
+                    )
+            updates[name] = (new_p, new_m, new_v)
+        for name, (new_p, new_m, new_v) in updates.items():
+            self.params[name][...] = new_p   # in place: the model and tied weights share these arrays
+            self.m[name], self.v[name] = new_m, new_v
+        self.t = t
 
     def state_dict(self) -> dict:
         """Step count, learning rate and the moment estimates: what resuming a run needs."""
@@ -90,7 +139,7 @@ def global_norm(grads: dict) -> float:
     for name, g in grads.items():
         if name == "inputs_embeds":
             continue
-        xp = g.__array_namespace__()
+        xp = array_namespace(g)
         total += float(xp.sum(g * g))
     return math.sqrt(total)
 

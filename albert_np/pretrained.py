@@ -174,8 +174,9 @@ class AlbertPreTrainedModel:
 
     @property
     def requires_grad(self) -> bool:
-        """False after the deprecated requires_grad_(False): forwards then keep no tape, as under no_grad()."""
-        return self._shared.keep_tape
+        """Whether a forward on this thread now keeps a tape: False under no_grad() or after the deprecated
+        requires_grad_(False)."""
+        return self._shared.keep_tape and is_grad_enabled()
 
     def requires_grad_(self, flag: bool = True):
         """Deprecated: use `with albert_np.no_grad():`. requires_grad_(False) makes every forward keep no tape.

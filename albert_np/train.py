@@ -4,7 +4,7 @@ One optimizer step of `train()`:
 
     accum micro-batches -> forward + backward each -> average their gradients -> stop if loss or norm is NaN/inf
         -> clip the global gradient norm -> lr = base_lr * linear warmup/decay -> AdamW step
-        -> now and then: evaluate, write a checkpoint (temp folder, then rename into place)
+        -> now and then: evaluate, write a checkpoint (staged, then switched in as a whole)
 
 The command line has two recipes on the project's own synthetic data (albert_np.synthetic):
     albert-np-train finetune --out runs/sentiment    # sentiment classification (400 steps), accuracy printed
@@ -17,9 +17,7 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -28,16 +26,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import synthetic
-from .config import AlbertConfig
+from .config import CONFIG_NAME, AlbertConfig
+from .fill_mask import bundled_model_dir, fill_mask
+from .io_utils import atomic_write_text, check_writable_folder, folder_transaction
+from .grad_mode import no_grad
 from .modeling import AlbertForPreTraining, AlbertForSequenceClassification
-from .optim import AdamW, clip_grad_norm, global_norm, linear_schedule
+from .optim import AdamW, TrainingDiverged, array_namespace, clip_grad_norm, global_norm, linear_schedule  # noqa: F401
 from .tokenizer import AlbertTokenizer
 
 TRAINER_STATE_NAME = "trainer_state.json"
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss or the gradient norm stopped being a finite number; the message says when and what to try."""
+MIN_MAX_LENGTH = 5   # [CLS] A [SEP] B [SEP]: three special tokens and at least one token of each sentence
 
 
 @dataclass
@@ -76,8 +74,8 @@ def accumulate_gradients(model, micro_batches) -> tuple[float, dict]:
     """
     total_loss, grads = 0.0, None
     scale = 1.0 / len(micro_batches)
-    for batch in micro_batches:
-        out = model(**batch)
+    for model_kwargs in micro_batches:
+        out = model(**model_kwargs)
         if out.loss is None:
             raise ValueError(f"{type(model).__name__} returned no loss: the batches must include labels")
         total_loss += float(out.loss) * scale
@@ -102,43 +100,35 @@ def check_finite(value: float, what: str, step: int, lr: float, clip: float | No
     )
 
 
+def check_finite_weights(model):
+    """Refuse to save weights holding NaN or inf: a checkpoint never carries them."""
+    for name, w in model.parameters().items():
+        xp = array_namespace(w)
+        if not bool(xp.all(xp.isfinite(w))):
+            raise ValueError(
+                f"weight {name!r} holds NaN or inf; albert_np does not save such a checkpoint (nothing was written). "
+                "Reload the last good checkpoint and train with a lower learning rate"
+            )
+
+
 # ---- checkpoints ---------------------------------------------------------------------------------------
 
 
 def save_checkpoint(model, path, tokenizer=None, state: dict | None = None):
-    """Write model (config.json, model.safetensors), tokenizer and trainer state into `path`, atomically.
+    """Write model (config.json, model.safetensors), tokenizer and trainer state into folder `path`, as one commit.
 
-    Everything goes into a temp folder beside `path` first and is renamed into place at the end, so a crash
-    mid-save leaves either the previous checkpoint or the new one, never a half-written folder.
+    Only these files are written; anything else in `path` (notes, other runs) is left alone, as transformers'
+    save_pretrained does. The files are staged in a hidden folder inside `path` and switched in together
+    (io_utils.folder_transaction, config.json last): a failure or crash leaves the previous checkpoint or the
+    new one, never a mix, and the temp data of a killed save is removed by the next save or load.
     """
-    path = os.path.abspath(os.fspath(path))
-    parent, name = os.path.dirname(path), os.path.basename(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
-    try:
-        os.chmod(tmp, 0o755)   # mkdtemp makes it private (0700); a checkpoint folder is not
-        model.save_pretrained(tmp)
+    check_finite_weights(model)
+    with folder_transaction(path, last=(TRAINER_STATE_NAME, CONFIG_NAME)) as staging:
+        model.save_pretrained(staging)
         if tokenizer is not None:
-            tokenizer.save_pretrained(tmp)
+            tokenizer.save_pretrained(staging)
         if state is not None:
-            with open(os.path.join(tmp, TRAINER_STATE_NAME), "w", encoding="utf-8") as f:
-                json.dump(state, f, indent=2)
-        replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def replace_dir(src, dst):
-    """Move folder `src` to `dst`, replacing an existing `dst` (a rename cannot overwrite a non-empty folder)."""
-    if not os.path.exists(dst):
-        os.replace(src, dst)
-        return
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(dst)}.old-", dir=os.path.dirname(dst))
-    os.rmdir(old)
-    os.replace(dst, old)
-    os.replace(src, dst)
-    shutil.rmtree(old, ignore_errors=True)
+            atomic_write_text(os.path.join(staging, TRAINER_STATE_NAME), json.dumps(state, indent=2))
 
 
 # ---- the loop ------------------------------------------------------------------------------------------
@@ -146,14 +136,13 @@ def replace_dir(src, dst):
 
 def evaluate(model, eval_fn) -> dict:
     """Run eval_fn(model) with dropout off and no backward caches, then restore the training mode."""
-    was_training, kept_caches = model.training, model.requires_grad
+    was_training = model.training
     model.eval()
-    model.requires_grad_(False)
     try:
-        return {k: float(v) for k, v in eval_fn(model).items()}
+        with no_grad():
+            return {k: float(v) for k, v in eval_fn(model).items()}
     finally:
         model.train(was_training)
-        model.requires_grad_(kept_caches)
 
 
 def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip: float | None = 1.0,
@@ -167,8 +156,10 @@ def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip
     eval_every steps and at the end; checkpoint_dir is (over)written every save_every steps and at the end.
     Raises TrainingDiverged, before the bad update, when the loss or gradient norm is NaN or inf.
     """
-    if steps < 1 or accum < 1:
-        raise ValueError(f"steps and accum must be at least 1, got steps={steps}, accum={accum}")
+    check_train_arguments(steps=steps, accum=accum, warmup=warmup, clip=clip, eval_every=eval_every,
+                          save_every=save_every, eval_fn=eval_fn, batches=batches)
+    if checkpoint_dir is not None:
+        check_writable_folder(checkpoint_dir, "checkpoint_dir")   # fail now, not after every step has run
     optimizer = AdamW(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                       no_decay=("bias", "LayerNorm", "layer_norm"))
     history = TrainHistory()
@@ -185,7 +176,10 @@ def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip
             check_finite(loss, "loss", step, optimizer.lr, clip)
             norm = clip_grad_norm(grads, clip) if clip else global_norm(grads)
             check_finite(norm, "gradient norm", step, optimizer.lr, clip)
-            optimizer.step(grads)
+            try:
+                optimizer.step(grads)
+            except TrainingDiverged as e:
+                raise TrainingDiverged(f"training diverged at step {step}: {e}") from None
             history.losses.append(loss)
             history.grad_norms.append(norm)
             history.lrs.append(optimizer.lr)
@@ -208,6 +202,24 @@ def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip
     return history
 
 
+def check_train_arguments(*, steps, accum, warmup, clip, eval_every, save_every, eval_fn, batches):
+    """A ValueError/TypeError naming the argument of train() that is out of range, before anything runs."""
+    for name, value, low in (("steps", steps, 1), ("accum", accum, 1), ("warmup", warmup, 0),
+                             ("eval_every", eval_every, 0), ("save_every", save_every, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"train() {name} must be an integer >= {low}, got {value!r}")
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
+                             or not math.isfinite(clip) or clip < 0):
+        raise ValueError(f"train() clip must be None, 0 (off) or a finite norm > 0 such as 1.0, got {clip!r}")
+    if eval_fn is not None and not callable(eval_fn):
+        raise TypeError(f"train() eval_fn must be a function model -> {{metric: value}}, got {eval_fn!r}")
+    if isinstance(batches, dict) or not hasattr(batches, "__iter__"):
+        raise TypeError(
+            f"train() batches must be an iterable of dicts of model inputs, got {type(batches).__name__}; "
+            "wrap one batch as [batch], or use synthetic.iterate_batches"
+        )
+
+
 def next_batch(batches, step):
     try:
         return next(batches)
@@ -224,12 +236,12 @@ def next_batch(batches, step):
 def classification_metrics(model, arrays: dict, batch_size: int = 128) -> dict:
     """Accuracy and mean cross-entropy of a sequence classifier over `arrays` (input_ids, ..., labels)."""
     correct, loss_sum, n = 0, 0.0, 0
-    for batch in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
-        out = model(**batch)
+    for model_kwargs in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
+        out = model(**model_kwargs)
         logits = model.backend.to_numpy(out.logits)
-        correct += int(np.sum(np.argmax(logits, axis=-1) == batch["labels"]))
-        loss_sum += float(out.loss) * len(batch["labels"])
-        n += len(batch["labels"])
+        correct += int(np.sum(np.argmax(logits, axis=-1) == model_kwargs["labels"]))
+        loss_sum += float(out.loss) * len(model_kwargs["labels"])
+        n += len(model_kwargs["labels"])
     return {"accuracy": correct / n, "loss": loss_sum / n}
 
 
@@ -237,14 +249,14 @@ def pretraining_metrics(model, arrays: dict, batch_size: int = 128) -> dict:
     """Masked-token accuracy, sentence-order accuracy and loss of AlbertForPreTraining over fixed, pre-masked `arrays`."""
     mlm_hits = mlm_total = sop_hits = n = 0
     loss_sum = 0.0
-    for batch in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
-        out = model(**batch)
+    for model_kwargs in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
+        out = model(**model_kwargs)
         predicted = np.argmax(model.backend.to_numpy(out.prediction_logits), axis=-1)
-        target = batch["labels"] != -100
-        mlm_hits += int(np.sum((predicted == batch["labels"]) & target))
+        target = model_kwargs["labels"] != -100
+        mlm_hits += int(np.sum((predicted == model_kwargs["labels"]) & target))
         mlm_total += int(np.sum(target))
         sop = np.argmax(model.backend.to_numpy(out.sop_logits), axis=-1)
-        sop_hits += int(np.sum(sop == batch["sentence_order_label"]))
+        sop_hits += int(np.sum(sop == model_kwargs["sentence_order_label"]))
         loss_sum += float(out.loss) * len(sop)
         n += len(sop)
     return {"mlm_accuracy": mlm_hits / max(1, mlm_total), "sop_accuracy": sop_hits / n, "loss": loss_sum / n}
@@ -300,15 +312,13 @@ def config_from_args(args, tokenizer, **extra) -> AlbertConfig:
     return AlbertConfig(
         vocab_size=len(tokenizer), embedding_size=args.embedding_size, hidden_size=args.hidden_size,
         num_hidden_layers=args.layers, num_attention_heads=args.heads, intermediate_size=args.intermediate_size,
-        max_position_embeddings=args.max_position_embeddings, pad_token_id=tokenizer.pad_token_id,
+        max_position_embeddings=args.max_position_embeddings or max(64, args.max_length), pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
         initializer_range=args.initializer_range, **extra)
 
 
 def finetune(args) -> dict:
     """Fine-tune AlbertForSequenceClassification on synthetic sentiment; returns accuracy before/after and the history."""
-    from .demo import bundled_model_dir  # not at the top: `python -m albert_np.demo` must not find demo imported
-
     model_dir = args.model or bundled_model_dir()
     tokenizer = load_tokenizer(args.tokenizer or model_dir)
     labels = {"id2label": dict(enumerate(synthetic.SENTIMENT_LABELS)),
@@ -321,6 +331,9 @@ def finetune(args) -> dict:
             warnings.filterwarnings("ignore", message="Some weights of")   # the new classifier, the unused MLM head
             model = AlbertForSequenceClassification.from_pretrained(model_dir, dtype=args.dtype, backend=args.backend,
                                                                     seed=args.seed, **labels)
+    if args.max_length > model.config.max_position_embeddings:
+        raise ValueError(f"--max-length {args.max_length} exceeds the {model.config.max_position_embeddings} positions "
+                         f"of the model in {model_dir}; pass --max-length {model.config.max_position_embeddings} or less")
     train_arrays = encode_sentiment(tokenizer, *synthetic.make_sentiment_dataset(args.train_size, args.seed),
                                     args.max_length)
     eval_arrays = encode_sentiment(tokenizer, *synthetic.make_sentiment_dataset(args.eval_size, args.seed + 10_000),
@@ -345,8 +358,6 @@ def finetune(args) -> dict:
 
 def pretrain(args) -> dict:
     """Pretrain AlbertForPreTraining from scratch (MLM + SOP) on synthetic facts with an existing tokenizer."""
-    from .demo import bundled_model_dir, fill_mask  # see finetune
-
     tokenizer = load_tokenizer(args.tokenizer or bundled_model_dir())
     model = AlbertForPreTraining(config_from_args(args, tokenizer), dtype=args.dtype, backend=args.backend,
                                  seed=args.seed)
@@ -394,19 +405,47 @@ def say(args, message):
 # ---- command line --------------------------------------------------------------------------------------
 
 
+def at_least(low):
+    """An argparse type: an integer >= low (argparse prints `error: argument --x: ...` for anything else)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def finite_float(low=0.0, high=None, what="a finite number"):
+    """An argparse type: a finite float in [low, high)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < low or (high is not None and value >= high):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
 def add_common_arguments(p, steps, batch_size, lr, eval_every):
     p.add_argument("--out", default=None, help="checkpoint folder, written atomically (default: no checkpoint)")
     p.add_argument("--tokenizer", default=None, help="folder with spiece.model (default: the model's, or the bundled one)")
-    p.add_argument("--steps", type=int, default=steps, help=f"optimizer steps (default {steps})")
-    p.add_argument("--batch-size", type=int, default=batch_size, help=f"rows per micro-batch (default {batch_size})")
-    p.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step (gradient accumulation)")
-    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of AdamW (default {lr})")
-    p.add_argument("--warmup", type=int, default=None, help="linear warmup steps, then linear decay (default steps/10)")
-    p.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clipping; 0 turns it off (default 1.0)")
-    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay, not on biases/LayerNorm")
-    p.add_argument("--eval-every", type=int, default=eval_every, help=f"evaluate every N steps (default {eval_every})")
-    p.add_argument("--save-every", type=int, default=0, help="also checkpoint every N steps (default: only at the end)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data, the initialisation and the masking")
+    p.add_argument("--steps", type=at_least(1), default=steps, help=f"optimizer steps (default {steps})")
+    p.add_argument("--batch-size", type=at_least(1), default=batch_size, help=f"rows per micro-batch (default {batch_size})")
+    p.add_argument("--accum", type=at_least(1), default=1, help="micro-batches per optimizer step (gradient accumulation)")
+    p.add_argument("--lr", type=finite_float(what="a finite number >= 0"), default=lr, help=f"peak learning rate of AdamW (default {lr})")
+    p.add_argument("--warmup", type=at_least(0), default=None, help="linear warmup steps, then linear decay (default steps/10)")
+    p.add_argument("--clip", type=finite_float(what="a finite number >= 0"), default=1.0, help="global gradient-norm clipping; 0 turns it off (default 1.0)")
+    p.add_argument("--weight-decay", type=finite_float(what="a finite number >= 0"), default=0.01, help="AdamW weight decay, not on biases/LayerNorm")
+    p.add_argument("--eval-every", type=at_least(0), default=eval_every, help=f"evaluate every N steps (default {eval_every})")
+    p.add_argument("--save-every", type=at_least(0), default=0, help="also checkpoint every N steps (default: only at the end)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seed of the data, the initialisation and the masking")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
@@ -414,14 +453,15 @@ def add_common_arguments(p, steps, batch_size, lr, eval_every):
 
 def add_size_arguments(p, hidden, layers, intermediate, max_length):
     g = p.add_argument_group("model size (a new model only)")
-    g.add_argument("--embedding-size", type=int, default=64)
-    g.add_argument("--hidden-size", type=int, default=hidden)
-    g.add_argument("--layers", type=int, default=layers, help="layers (all sharing one set of weights, as in ALBERT)")
-    g.add_argument("--heads", type=int, default=4)
-    g.add_argument("--intermediate-size", type=int, default=intermediate)
-    g.add_argument("--max-position-embeddings", type=int, default=max(64, max_length))
-    g.add_argument("--initializer-range", type=float, default=0.02, help="std of the initial weights (default 0.02)")
-    p.add_argument("--max-length", type=int, default=max_length, help=f"tokens per example after truncation (default {max_length})")
+    g.add_argument("--embedding-size", type=at_least(1), default=64)
+    g.add_argument("--hidden-size", type=at_least(1), default=hidden)
+    g.add_argument("--layers", type=at_least(1), default=layers, help="layers (all sharing one set of weights, as in ALBERT)")
+    g.add_argument("--heads", type=at_least(1), default=4)
+    g.add_argument("--intermediate-size", type=at_least(1), default=intermediate)
+    g.add_argument("--max-position-embeddings", type=at_least(1), default=None,
+                   help="positions of a new model (default: max(64, --max-length))")
+    g.add_argument("--initializer-range", type=finite_float(what="a finite number >= 0"), default=0.02, help="std of the initial weights (default 0.02)")
+    p.add_argument("--max-length", type=at_least(MIN_MAX_LENGTH), default=max_length, help=f"tokens per example after truncation (default {max_length})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -442,8 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "bundled tiny pretrained ALBERT unless --model or --from-scratch says otherwise.")
     ft.add_argument("--model", default=None, help="pretrained checkpoint folder (default: the bundled tiny-albert)")
     ft.add_argument("--from-scratch", action="store_true", help="random weights of the size below, not a checkpoint")
-    ft.add_argument("--train-size", type=int, default=4000, help="generated training reviews (default 4000)")
-    ft.add_argument("--eval-size", type=int, default=500, help="generated held-out reviews (default 500)")
+    ft.add_argument("--train-size", type=at_least(1), default=4000, help="generated training reviews (default 4000)")
+    ft.add_argument("--eval-size", type=at_least(1), default=500, help="generated held-out reviews (default 500)")
     add_common_arguments(ft, steps=400, batch_size=32, lr=1e-3, eval_every=100)
     add_size_arguments(ft, hidden=128, layers=2, intermediate=512, max_length=32)
     ft.set_defaults(func=finetune)
@@ -453,10 +493,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "80/10/10) and sentence-order prediction on generated documents about countries. "
                                     "tools/pretrain_tiny.py runs this with a freshly trained SentencePiece model to "
                                     "rebuild the bundled checkpoint.")
-    pt.add_argument("--examples", type=int, default=20000, help="generated sentence pairs (default 20000)")
-    pt.add_argument("--review-fraction", type=float, default=0.1,
+    pt.add_argument("--examples", type=at_least(1), default=20000, help="generated sentence pairs (default 20000)")
+    pt.add_argument("--review-fraction", type=finite_float(0.0, 1.0000001, "a number in [0, 1]"), default=0.1,
                     help="share of pairs taken from reviews rather than facts (default 0.1)")
-    pt.add_argument("--salient-masking", type=float, default=1.0,
+    pt.add_argument("--salient-masking", type=finite_float(0.0, 1.0000001, "a number in [0, 1]"), default=1.0,
                     help="chance that a pair also gets one entity name masked (REALM's salient-span masking; "
                          "0 gives plain BERT masking; default 1.0)")
     add_common_arguments(pt, steps=4000, batch_size=64, lr=5e-3, eval_every=500)
@@ -471,13 +511,29 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     """The `albert-np-train` / `python -m albert_np.train` entry point."""
-    args = parse_args(argv)
+    args = parse_args(argv)   # bad argument values: argparse prints usage and `error: ...`, exit status 2
     try:
+        check_sizes(args)
         args.func(args)
-    except TrainingDiverged as e:
+    except (TrainingDiverged, ValueError, OSError, ImportError, RuntimeError) as e:
+        # A user's error (a path, a value, no GPU, divergence): one line, no traceback.
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; the last checkpoint written (if any) is complete", file=sys.stderr)
+        return 130
     return 0
+
+
+def check_sizes(args):
+    """The combinations argparse cannot check one argument at a time."""
+    if args.hidden_size % args.heads:
+        raise ValueError(f"--hidden-size {args.hidden_size} must be a multiple of --heads {args.heads}")
+    if args.max_position_embeddings is not None and args.max_length > args.max_position_embeddings:
+        raise ValueError(f"--max-length {args.max_length} exceeds --max-position-embeddings "
+                         f"{args.max_position_embeddings}; raise the latter or lower the former")
+    if args.out is not None:
+        check_writable_folder(args.out, "--out")
 
 
 if __name__ == "__main__":

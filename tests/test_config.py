@@ -60,3 +60,30 @@ def test_invalid_json_is_reported(tmp_path):
     (tmp_path / "config.json").write_text("{oops")
     with pytest.raises(ValueError, match="is not valid JSON"):
         an.AlbertConfig.from_pretrained(tmp_path)
+
+
+def test_the_config_knows_exactly_the_activations_the_ops_implement():
+    from albert_np import ops
+    from albert_np.config import HIDDEN_ACTS
+    assert sorted(HIDDEN_ACTS) == sorted(ops.ACTIVATIONS)
+
+
+def test_every_config_transformers_wrote_passes_validation():
+    import glob
+    import os
+
+    from albert_np.demo import bundled_model_dir
+    root = os.path.dirname(__file__)
+    files = sorted(glob.glob(os.path.join(root, "golden", "*", "config.json"))) + [os.path.join(bundled_model_dir(), "config.json")]
+    assert len(files) > 10
+    for file in files:
+        cfg = an.AlbertConfig.from_pretrained(file)
+        assert cfg.model_type == "albert" and cfg.vocab_size > cfg.pad_token_id, file
+
+
+def test_a_config_with_every_field_at_the_edge_of_its_range_is_accepted():
+    cfg = an.AlbertConfig(vocab_size=5, hidden_size=4, num_attention_heads=4, num_hidden_layers=1, num_hidden_groups=1,
+                          hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.999, classifier_dropout_prob=None,
+                          initializer_range=0, layer_norm_eps=1e-30, pad_token_id=4, bos_token_id=None, eos_token_id=0,
+                          num_labels=1, chunk_size_feed_forward=0)
+    assert (cfg.num_labels, cfg.pad_token_id, cfg.classifier_dropout_prob) == (1, 4, None)

@@ -83,3 +83,19 @@ def test_transformers_fill_mask_pipeline_on_the_bundled_folder_ranks_france_firs
     fill = transformers.pipeline("fill-mask", model=demo.bundled_model_dir())
     best = fill("The capital of [MASK] is Paris.")[0]
     assert best["token_str"] == "france" and best["score"] > 0.5
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--model", "/nonexistent/model"], "error: no config.json at '/nonexistent/model'"),
+    (["--text", "no mask here"], "error: no [MASK] in 'no mask here'"),
+])
+def test_demo_user_errors_print_one_error_line(argv, words, capsys):
+    assert demo.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(words) and "Traceback" not in err
+
+
+def test_demo_top_k_below_one_is_an_argument_error(capsys):
+    with pytest.raises(SystemExit):
+        demo.main(["--top-k", "0"])
+    assert "argument --top-k: must be at least 1, got 0" in capsys.readouterr().err

@@ -388,3 +388,21 @@ def test_save_pretrained_into_a_file_raises(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="needs a folder"):
         load().save_pretrained(tmp_path / "file")
+
+
+def test_a_long_run_of_unknown_characters_gives_one_unk_token_with_its_offsets():
+    tok = load()
+    enc = tok("x " + "\U0001F600" * 100_000, add_special_tokens=False, return_offsets_mapping=True)
+    assert enc["input_ids"] == [5, 97, 5, 1]
+    assert enc.tokens()[3] == "\U0001F600" * 100_000
+    assert enc["offset_mapping"][3] == (2, 100_002)
+
+
+@pytest.mark.parametrize("text, argument, position", [
+    ("ab\ud800c", "text", 2), (["ok", "\udfffx"], r"text\[1\]", 0), (("a", "b\ud83d"), "text_pair", 1),
+])  # fmt: skip
+def test_lone_surrogate_raises_naming_argument_and_position(text, argument, position):
+    tok = load()
+    args = (text[0], text[1]) if isinstance(text, tuple) else (text,)
+    with pytest.raises(ValueError, match=rf"{argument} holds a lone surrogate U\+D[89A-F][0-9A-F]{{2}} at position {position}"):
+        tok(*args)

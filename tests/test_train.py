@@ -268,3 +268,109 @@ def test_bundled_tokenizer_keeps_every_country_whole():
     for country, capital, continent, language in synthetic.COUNTRIES:
         for word in (country, capital, language):
             assert len(tokenizer.tokenize(word)) == 1, word
+
+
+# ---- no NaN/inf ever reaches the weights --------------------------------------------------------------
+
+
+def snapshot_weights(model):
+    return {name: np.array(w) for name, w in model.parameters().items()}
+
+
+def test_a_nan_learning_rate_is_refused_before_anything_runs_or_is_saved(tmp_path):
+    model = tiny_classifier()
+    before = snapshot_weights(model)
+    with pytest.raises(ValueError, match=r"Invalid AdamW lr: nan"):
+        train.train(model, endless(random_batch()), steps=1, lr=float("nan"), checkpoint_dir=tmp_path / "ckpt",
+                    progress=False)
+    assert os.listdir(tmp_path) == []
+    for name, w in model.parameters().items():
+        np.testing.assert_array_equal(w, before[name])
+
+
+def test_an_update_that_would_be_nan_changes_no_weight_moment_or_step_count():
+    model = tiny_classifier()
+    optimizer = an.AdamW(model.parameters(), lr=1e-2)
+    model(**random_batch())
+    good = model.backward()
+    optimizer.step(good)
+    weights, moments = snapshot_weights(model), {k: np.array(v) for k, v in optimizer.m.items()}
+    bad = {name: g.copy() for name, g in good.items()}
+    bad["classifier.weight"][0, 0] = np.inf     # next to last: the weights before it were computed already
+    with pytest.raises(an.TrainingDiverged, match=r"AdamW step 2 would make the weight of 'classifier.weight' NaN"):
+        optimizer.step(bad)
+    assert optimizer.t == 1
+    for name, w in model.parameters().items():
+        np.testing.assert_array_equal(w, weights[name])
+        np.testing.assert_array_equal(optimizer.m[name], moments[name])
+    optimizer.step(good)   # and it goes on from where it was
+    assert optimizer.t == 2
+
+
+def test_divergence_inside_the_optimizer_names_the_training_step_and_keeps_the_weights():
+    model = tiny_classifier()
+    before = snapshot_weights(model)
+    with pytest.raises(an.TrainingDiverged, match=r"^training diverged at step 1: AdamW step 1 .*NOT updated"):
+        train.train(model, endless(random_batch()), steps=2, lr=1e308, weight_decay=0.0, clip=None, progress=False)
+    for name, w in model.parameters().items():
+        np.testing.assert_array_equal(w, before[name])
+
+
+def test_training_diverged_is_importable_from_the_package_optim_and_train():
+    from albert_np.optim import TrainingDiverged
+    assert an.TrainingDiverged is TrainingDiverged is train.TrainingDiverged
+    assert issubclass(TrainingDiverged, FloatingPointError)
+
+
+# ---- the package and its command lines -----------------------------------------------------------------
+
+
+def run_python(*args):
+    import subprocess
+    import sys
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(an.__file__)))}
+    return subprocess.run([sys.executable, "-W", "default", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_importing_the_package_loads_no_command_line_module():
+    done = run_python("-c", "import sys, albert_np; print(sorted(m for m in sys.modules if m.startswith('albert_np')))")
+    loaded = done.stdout.strip()
+    assert "albert_np.train" not in loaded and "albert_np.demo" not in loaded and "albert_np.modeling" in loaded
+
+
+def test_running_the_train_module_prints_no_runpy_warning():
+    done = run_python("-m", "albert_np.train", "--help")
+    assert done.returncode == 0 and "albert-np-train" in done.stdout
+    assert "RuntimeWarning" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["finetune", "--max-length", "1"], "argument --max-length: must be at least 5, got 1"),
+    (["finetune", "--steps", "0"], "argument --steps: must be at least 1, got 0"),
+    (["finetune", "--lr", "nan"], "argument --lr: must be a finite number >= 0, got nan"),
+    (["finetune", "--batch-size", "many"], "argument --batch-size: 'many' is not an integer"),
+    (["pretrain", "--review-fraction", "2"], "argument --review-fraction: must be a number in [0, 1], got 2"),
+])
+def test_cli_bad_argument_values_give_one_error_line(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["finetune", "--model", "/nonexistent/model", "--quiet"], "error: /nonexistent/model is neither a folder nor a file"),
+    (["finetune", "--max-length", "100", "--quiet"], "error: --max-length 100 exceeds the 64 positions of the model"),
+    (["pretrain", "--hidden-size", "30", "--heads", "4", "--quiet"], "error: --hidden-size 30 must be a multiple of --heads 4"),
+    (["pretrain", "--max-length", "80", "--max-position-embeddings", "64", "--quiet"], "error: --max-length 80 exceeds"),
+])
+def test_cli_user_errors_print_error_without_a_traceback(argv, words, capsys):
+    assert train.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(words) and "Traceback" not in err
+
+
+def test_cli_refuses_an_out_folder_below_a_file_before_training(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert train.main(["finetune", "--out", str(tmp_path / "file" / "ckpt"), "--quiet"]) == 1
+    assert "error: --out" in capsys.readouterr().err and os.listdir(tmp_path) == ["file"]

@@ -1,6 +1,6 @@
 """The table of bad inputs and faults that tests/test_bad_inputs.py runs, one module per family.
 
-Each family module (inputs, checkpoints, configs, saving, tokenizer, training, threads) defines
+Each family module (inputs, checkpoints, configs, saving, tokenizer, training, threads, pipelines) defines
 ``CASES``, a list of :class:`Case`.  A case is one bad call against the public API: ``setup`` lays
 out whatever it needs in a fresh temporary folder, ``run`` makes the call, and the test asserts
 the exception type, the words of its message (``match``, a regular expression searched in
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-FAMILIES = ("inputs", "checkpoints", "configs", "saving", "tokenizer", "training", "threads")
+FAMILIES = ("inputs", "checkpoints", "configs", "saving", "tokenizer", "training", "threads", "pipelines")
 
 
 @dataclass(frozen=True)
