@@ -240,6 +240,7 @@ class AlbertPreTrainedModel:
         return getattr(self._local, "tape", None)
 
     def _prepare(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, ndim=2):
+        self._local.tape = None                       # a failed forward leaves nothing stale to differentiate
         return prepare_batch(self.backend, self.config, self.dtype, input_ids, attention_mask, token_type_ids,
                              position_ids, inputs_embeds, ndim=ndim)
 
@@ -251,7 +252,6 @@ class AlbertPreTrainedModel:
         if output_attentions is None:
             output_attentions = cfg.output_attentions
         save = is_grad_enabled() and self._shared.keep_tape
-        self._local.tape = None                       # a failed forward leaves nothing stale to differentiate
         self._local.no_tape_reason = None if save else ("no_grad" if not is_grad_enabled() else "requires_grad")
         e, emb_cache = layers.embeddings_forward(bk, p, pre + "embeddings.", cfg, batch, self.training, trace)
         h, hs, att, enc_cache = layers.encoder_forward(bk, p, pre, e, batch, cfg, self.activation, self.training, save,

@@ -173,3 +173,13 @@ def test_sequence_classification_problem_type_is_decided_per_call_and_not_stored
     multi = model(**batch).loss
     assert cfg.problem_type is None and np.isfinite(multi) and multi != single
     model.backward()
+
+
+def test_a_forward_that_fails_on_its_inputs_leaves_no_stale_tape():
+    model, cfg = _model(an.AlbertForMaskedLM)
+    batch = make_batch(an.AlbertForMaskedLM, cfg)
+    model(**batch)
+    with pytest.raises(ValueError, match="attention_mask holds 2"):
+        model(**dict(batch, attention_mask=batch["attention_mask"] * 2))
+    with pytest.raises(RuntimeError, match="needs a forward pass first"):
+        model.backward()
