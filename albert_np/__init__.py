@@ -3,8 +3,10 @@
 from .backend import Backend, get_backend, to_numpy
 from .checkpoint import CheckpointError
 from .config import AlbertConfig
+from .grad_mode import is_grad_enabled, no_grad
 from .optim import AdamW, TrainingDiverged, clip_grad_norm, global_norm, linear_schedule
 from .tokenizer import AlbertTokenizer
+from .pretrained import AlbertPreTrainedModel
 from .modeling import (
     ALL_MODEL_CLASSES,
     AlbertForMaskedLM,
@@ -14,7 +16,6 @@ from .modeling import (
     AlbertForSequenceClassification,
     AlbertForTokenClassification,
     AlbertModel,
-    AlbertPreTrainedModel,
 )
 from .auto import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForMultipleChoice, AutoModelForPreTraining, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer  # noqa: E501
 from .pipelines import pipeline
@@ -47,6 +48,8 @@ __all__ = [
     "TrainingDiverged",
     "CheckpointError",
     "get_backend",
+    "is_grad_enabled",
+    "no_grad",
     "clip_grad_norm",
     "global_norm",
     "linear_schedule",

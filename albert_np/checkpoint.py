@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import warnings
 
 import numpy as np
 
@@ -285,3 +286,126 @@ def normalize_keys(tensors: dict, prefix: str) -> dict:
             key = key[len("albert."):]
         out[key] = value
     return out
+
+
+# ---- weight names and shapes, and matching a checkpoint's keys to a model's ---------------------------
+
+
+def layer_prefix(prefix, group, inner):
+    """The checkpoint name prefix of AlbertLayer `inner` of layer group `group`."""
+    return f"{prefix}encoder.albert_layer_groups.{group}.albert_layers.{inner}."
+
+
+def albert_param_shapes(cfg, prefix, add_pooling_layer):
+    """Name -> shape of every AlbertModel weight, in transformers' `named_parameters()` order."""
+    V, E, H, I = cfg.vocab_size, cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size
+    e = prefix + "embeddings."
+    shapes = {
+        e + "word_embeddings.weight": (V, E),
+        e + "position_embeddings.weight": (cfg.max_position_embeddings, E),
+        e + "token_type_embeddings.weight": (cfg.type_vocab_size, E),
+        e + "LayerNorm.weight": (E,),
+        e + "LayerNorm.bias": (E,),
+        prefix + "encoder.embedding_hidden_mapping_in.weight": (H, E),
+        prefix + "encoder.embedding_hidden_mapping_in.bias": (H,),
+    }
+    for g in range(cfg.num_hidden_groups):
+        for j in range(cfg.inner_group_num):
+            lp = layer_prefix(prefix, g, j)
+            shapes[lp + "full_layer_layer_norm.weight"] = (H,)
+            shapes[lp + "full_layer_layer_norm.bias"] = (H,)
+            for name in ("query", "key", "value", "dense"):
+                shapes[lp + f"attention.{name}.weight"] = (H, H)
+                shapes[lp + f"attention.{name}.bias"] = (H,)
+            shapes[lp + "attention.LayerNorm.weight"] = (H,)
+            shapes[lp + "attention.LayerNorm.bias"] = (H,)
+            shapes[lp + "ffn.weight"] = (I, H)
+            shapes[lp + "ffn.bias"] = (I,)
+            shapes[lp + "ffn_output.weight"] = (H, I)
+            shapes[lp + "ffn_output.bias"] = (H,)
+    if add_pooling_layer:
+        shapes[prefix + "pooler.weight"] = (H, H)
+        shapes[prefix + "pooler.bias"] = (H,)
+    return shapes
+
+
+def mlm_head_shapes(cfg):
+    E, H = cfg.embedding_size, cfg.hidden_size
+    return {
+        "predictions.bias": (cfg.vocab_size,),
+        "predictions.LayerNorm.weight": (E,),
+        "predictions.LayerNorm.bias": (E,),
+        "predictions.dense.weight": (E, H),
+        "predictions.dense.bias": (E,),
+    }
+
+
+def linear_shapes(name, out_features, in_features):
+    return {name + ".weight": (out_features, in_features), name + ".bias": (out_features,)}
+
+
+TIED_KEYS = ("predictions.decoder.weight", "predictions.decoder.bias")  # the MLM decoder reuses the word embeddings
+
+
+def match_state_dict(tensors: dict, expected: dict, required: set, source: str, config) -> tuple[list, list]:
+    """Check checkpoint keys (already normalize_keys'd) against a model's expected name -> shape.
+
+    Raises CheckpointError for a missing `required` (encoder) weight or any misshapen weight; returns
+    (missing, unexpected) key lists for the caller's warnings.
+    """
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k not in expected and k not in TIED_KEYS]
+    fatal = [k for k in missing if k in required]
+    if fatal:
+        raise CheckpointError(
+            f"{source} lacks {len(fatal)} weight(s) the ALBERT encoder needs, e.g. {fatal[:3]}; is it an ALBERT "
+            f"checkpoint, and does its config.json (num_hidden_groups={config.num_hidden_groups}, "
+            f"inner_group_num={config.inner_group_num}) match the file?"
+        )
+    for key, shape in expected.items():
+        if key in tensors and tuple(tensors[key].shape) != tuple(shape):
+            raise CheckpointError(
+                f"{key} in {source} has shape {tuple(tensors[key].shape)} but the config implies {tuple(shape)}; "
+                f"{_shape_hint(key)}"
+            )
+    return missing, unexpected
+
+
+def load_weights(params: dict, tensors: dict, expected: dict, required: set, convert, source: str, config,
+                 model_name: str):
+    """params[key] = convert(key, tensors[key]) for every expected key the checkpoint has, after match_state_dict.
+
+    Missing head weights keep their fresh initialisation and unused checkpoint weights are skipped, each listed
+    in a warning worded as transformers words it.
+    """
+    missing, unexpected = match_state_dict(tensors, expected, required, source, config)
+    for key in expected:
+        if key in tensors:
+            params[key] = convert(key, tensors[key])
+    if missing:
+        warnings.warn(
+            f"Some weights of {model_name} were not initialized from {source} and are newly initialized: "
+            f"{missing}. Train the model on a down-stream task before using it for predictions.",
+            stacklevel=4,
+        )
+    if unexpected:
+        warnings.warn(
+            f"Some weights of {source} were not used when initializing {model_name}: {unexpected}. This is "
+            "expected when the checkpoint was saved from another head (e.g. AlbertForPreTraining into AlbertModel).",
+            stacklevel=4,
+        )
+
+
+def _shape_hint(key):
+    if "word_embeddings" in key or key.endswith("predictions.bias"):
+        return "vocab_size or embedding_size in config.json does not match the checkpoint"
+    if "position_embeddings" in key:
+        return "max_position_embeddings in config.json does not match the checkpoint"
+    if "token_type" in key:
+        return "type_vocab_size in config.json does not match the checkpoint"
+    if key.startswith(("classifier", "qa_outputs", "sop_classifier")):
+        return ("num_labels differs from the checkpoint's head: pass num_labels=... matching the file, or delete "
+                "the head weights to re-initialise them")
+    if "ffn" in key:
+        return "intermediate_size or hidden_size in config.json does not match the checkpoint"
+    return "hidden_size / embedding_size in config.json do not match the checkpoint"

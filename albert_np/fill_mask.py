@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from .grad_mode import no_grad
 from .modeling import AlbertForMaskedLM
 from .tokenizer import AlbertTokenizer
 
@@ -25,7 +26,7 @@ def load_model(path=None, dtype="float32", backend="numpy"):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Some weights of .* were not used")  # the unused SOP head
         model = AlbertForMaskedLM.from_pretrained(path, dtype=dtype, backend=backend)
-    model.eval().requires_grad_(False)
+    model.eval()
     return model, AlbertTokenizer.from_pretrained(path)
 
 
@@ -39,8 +40,9 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[tuple[st
     positions = np.nonzero(ids[0] == tokenizer.mask_token_id)[0]
     if len(positions) == 0:
         raise ValueError(f"no {tokenizer.mask_token} in {text!r}: write {tokenizer.mask_token} where a word should be guessed")
-    out = model(input_ids=ids, attention_mask=np.asarray(enc["attention_mask"]),
-                token_type_ids=np.asarray(enc["token_type_ids"]))
+    with no_grad():                                     # inference: keep no tape for a backward
+        out = model(input_ids=ids, attention_mask=np.asarray(enc["attention_mask"]),
+                    token_type_ids=np.asarray(enc["token_type_ids"]))
     logits = out.logits if "logits" in out else out.prediction_logits
     logits = model.backend.to_numpy(logits)[0].astype(np.float64)
     results = []

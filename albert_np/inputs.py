@@ -20,8 +20,8 @@ class Batch:
     token_type_ids: object     # [N] ints
     position_ids: object       # [N] ints
     mask_add: object           # [B, 1, 1, S]: 0 to attend, the dtype's most negative number to ignore; None: no padding
-    batch: int
-    seq: int
+    batch_size: int            # B, the number of sequences (batch * num_choices for multiple choice)
+    seq_len: int               # S
     lead_shape: tuple          # the batch dims as given: (B,) or (B, C) for multiple choice
 
 
@@ -30,7 +30,7 @@ def to_host(bk, x, name):
     if x is None:
         return None
     if bk.is_array(x):
-        return bk.to_numpy(x)
+        return _check_numeric(bk.to_numpy(x), name)
     ragged = ValueError(
         f"{name} is ragged (rows of different lengths); pad every sequence to the same length, e.g. with the "
         "tokenizer's padding=True, and pass attention_mask"
@@ -41,6 +41,10 @@ def to_host(bk, x, name):
         raise ragged from e
     if arr.dtype == object:
         raise ragged
+    return _check_numeric(arr, name)
+
+
+def _check_numeric(arr, name):
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
     return arr
@@ -107,21 +111,28 @@ def prepare_batch(bk, config, dtype, input_ids, attention_mask, token_type_ids, 
         check_range(tt, "token_type_ids", config.type_vocab_size,
                     f"the model has type_vocab_size={config.type_vocab_size} segments (0 for text A, 1 for text B)")
     if attention_mask is None:
-        keep = np.ones((batch, seq), dtype=bool)
+        attend = np.ones((batch, seq), dtype=bool)
     else:
-        keep = _aux_ids(bk, attention_mask, "attention_mask", shape, integer=False) != 0
+        mask = _aux_ids(bk, attention_mask, "attention_mask", shape, integer=False)
+        bad = (mask != 0) & (mask != 1)
+        if bad.any():
+            raise ValueError(
+                f"attention_mask holds {mask[bad].flat[0].item()!r}; it must hold only 1 (attend to the token) and 0 "
+                "(padding): pass the tokenizer's attention_mask, or (mask > 0).astype(int) for another convention"
+            )
+        attend = mask == 1
 
     fmin = float(np.finfo(np.dtype(dtype)).min)
-    mask_add = np.where(keep, 0.0, fmin).reshape(batch, 1, 1, seq)
+    mask_add = np.where(attend, 0.0, fmin).reshape(batch, 1, 1, seq)
     xp_dtype = bk.dtype(dtype)
     return Batch(
         input_ids=None if ids is None else bk.asarray(ids.reshape(-1).astype(np.int64)),
         inputs_embeds=None if embeds is None else _to_device_float(bk, inputs_embeds, embeds, xp_dtype, config),
         token_type_ids=bk.asarray(np.ascontiguousarray(tt.reshape(-1), dtype=np.int64)),
         position_ids=bk.asarray(np.ascontiguousarray(pos.reshape(-1), dtype=np.int64)),
-        mask_add=None if keep.all() else bk.asarray(mask_add, dtype=xp_dtype),
-        batch=batch,
-        seq=seq,
+        mask_add=None if attend.all() else bk.asarray(mask_add, dtype=xp_dtype),
+        batch_size=batch,
+        seq_len=seq,
         lead_shape=tuple(lead),
     )
 

@@ -1,59 +1,80 @@
-"""The losses ALBERT's heads use, each a forward returning (scalar loss, cache) and a backward returning d loss / d logits.
+"""The losses ALBERT's heads use, with the ops' convention: `loss, cache = f_forward(bk, ...)`, `dlogits = f_backward(bk, dloss, cache)`.
 
 They follow torch.nn's defaults: mean reduction, CrossEntropyLoss ignoring targets equal to `ignore_index`
-(the mean is over the rows that are kept, so a batch with every row ignored gives NaN, as torch does).
+(the mean is over the rows that are counted, so a batch with every row ignored gives NaN, as torch does).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .ops import sigmoid
 
 
-def cross_entropy_forward(xp, logits, labels, ignore_index=-100):
-    # logits [N, C], labels [N] ints -> scalar;  loss = -mean over kept rows of log softmax(logits)[label]
+@dataclass
+class CrossEntropyCache:
+    logp: object     # [N, C] log softmax of the logits
+    safe: object     # [N] the labels, ignored rows replaced by 0 (any valid class)
+    counted: object  # [N] 1.0 where the row counts in the loss, 0.0 where its label is ignore_index
+    count: object    # scalar: the number of counted rows
+
+
+def cross_entropy_forward(bk, logits, labels, ignore_index=-100):
+    # logits [N, C], labels [N] ints -> scalar;  loss = -mean over counted rows of log softmax(logits)[label]
+    xp = bk.xp
     logp = logits - xp.max(logits, axis=-1, keepdims=True)
     logp -= xp.log(xp.sum(xp.exp(logp), axis=-1, keepdims=True))                  # [N, C], log softmax in place
-    keep = labels != ignore_index
-    safe = xp.where(keep, labels, xp.zeros_like(labels))                           # any valid row for ignored ones
+    counted = labels != ignore_index
+    safe = xp.where(counted, labels, xp.zeros_like(labels))
     picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]                 # [N]
-    weight = xp.astype(keep, logits.dtype)
+    weight = xp.astype(counted, logits.dtype)
     count = xp.sum(weight)
     loss = -xp.sum(picked * weight) / count
-    return loss, (logp, safe, weight, count)
+    return loss, CrossEntropyCache(logp, safe, weight, count)
 
 
-def cross_entropy_backward(xp, dloss, cache):
-    # d loss / d logits = (softmax(logits) - onehot(label)) * kept / count
-    logp, safe, weight, count = cache
-    classes = xp.arange(logp.shape[1], device=_device(logp))
-    d = xp.exp(logp)
-    d -= xp.astype(safe[:, None] == classes[None, :], logp.dtype)                  # in place: for a 30k vocab
-    d *= (weight * (dloss / count))[:, None]                                         # each [N, C] copy is large
+def cross_entropy_backward(bk, dloss, cache):
+    # d loss / d logits = (softmax(logits) - onehot(label)) * counted / count
+    xp, c = bk.xp, cache
+    classes = bk.arange(c.logp.shape[1])
+    d = xp.exp(c.logp)
+    d -= xp.astype(c.safe[:, None] == classes[None, :], c.logp.dtype)              # in place: for a 30k vocab
+    d *= (c.counted * (dloss / c.count))[:, None]                                    # each [N, C] copy is large
     return d
 
 
-def mse_forward(xp, pred, target):
+@dataclass
+class MSECache:
+    diff: object     # pred - target, any shape
+
+
+def mse_forward(bk, pred, target):
     # mean((pred - target)^2) over every element
     diff = pred - target
-    return xp.mean(diff * diff), (diff,)
+    return bk.xp.mean(diff * diff), MSECache(diff)
 
 
-def mse_backward(xp, dloss, cache):
+def mse_backward(bk, dloss, cache):
     # d/dpred = 2 (pred - target) / numel
-    (diff,) = cache
-    return diff * (2.0 * dloss / _numel(diff))
+    return cache.diff * (2.0 * dloss / _numel(cache.diff))
 
 
-def bce_with_logits_forward(xp, logits, target):
+@dataclass
+class BCECache:
+    logits: object   # [B, C]
+    target: object   # [B, C] floats in [0, 1]
+
+
+def bce_with_logits_forward(bk, logits, target):
     # mean of max(x, 0) - x y + log(1 + e^-|x|), the overflow-free form of -[y log s(x) + (1-y) log(1 - s(x))]
+    xp = bk.xp
     loss = xp.maximum(logits, 0.0) - logits * target + xp.log1p(xp.exp(-xp.abs(logits)))
-    return xp.mean(loss), (logits, target)
+    return xp.mean(loss), BCECache(logits, target)
 
 
-def bce_with_logits_backward(xp, dloss, cache):
+def bce_with_logits_backward(bk, dloss, cache):
     # d/dx = (sigmoid(x) - y) / numel
-    logits, target = cache
-    return (sigmoid(xp, logits) - target) * (dloss / _numel(logits))
+    return (sigmoid(bk.xp, cache.logits) - cache.target) * (dloss / _numel(cache.logits))
 
 
 def _numel(x):
@@ -61,7 +82,3 @@ def _numel(x):
     for s in x.shape:
         n *= s
     return n
-
-
-def _device(x):
-    return getattr(x, "device", None)

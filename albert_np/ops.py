@@ -1,219 +1,241 @@
 """Every operation ALBERT is made of, each a forward function and its backward side by side.
 
-A forward returns its output and a small tuple `cache` holding what the backward needs; the backward takes the
-gradient of the loss with respect to the output and returns the gradients with respect to the inputs and weights.
-Weights follow torch's layout (`Linear.weight` is [out, in]) so they are the checkpoint's arrays unchanged.
-Activations are kept 2-D, [N, features] with N = batch * sequence, so every linear layer is one GEMM.
-Only Array-API names of the namespace `xp` are used; `bk` is the Backend for the few extras (erf, scatter-add)
-and for the work it shares among threads on NumPy (`bk.matmul`, `bk.rowwise`, `bk.batchwise`).
+One convention for every pair:
+
+    y, cache = op_forward(bk, x, ...)        # cache: a small named record of what the backward needs
+    dx, ... = op_backward(bk, dy, cache)     # gradients with respect to the inputs (and weights)
+
+`bk` is the Backend: `bk.xp` is the array namespace (only Array-API names are used), and `bk` has the few extras
+the standard lacks (erf, scatter-add) and shares work among threads on NumPy: `bk.matmul` for products,
+`bk.rowwise(f, ...)` for a row function `f` (the math, written once below as a plain top-level function),
+`bk.batchwise` for attention. Weights follow torch's layout (`Linear.weight` is [out, in]) so they are the
+checkpoint's arrays unchanged. Activations are kept 2-D, [N, features] with N = batch * sequence, so every
+linear layer is one GEMM.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, NamedTuple
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+GELU_TANH_COEF = 0.044715        # the cubic term of the tanh GELU approximation: t = sqrt(2/pi) (x + 0.044715 x^3)
+FAST_GELU_SQRT_2_OVER_PI = 0.7978845608  # transformers' FastGELUActivation uses this rounded sqrt(2/pi), so we do too
 
 # ---- linear ----------------------------------------------------------------------------------------
 
 
-def linear_forward(xp, bk, x, w, b):
+@dataclass
+class LinearCache:
+    x: object        # [N, I] the input
+    w: object        # [O, I] the weight
+
+
+def linear_forward(bk, x, w, b):
     # [N, I] -> [N, O];  y = x W^T + b  (w: [O, I], b: [O])
-    return bk.matmul(x, w.T, bias=b), (x, w)  # the bias is added block by block, right after each block's GEMM
+    return bk.matmul(x, w.T, bias=b), LinearCache(x, w)  # the bias is added block by block, after each block's GEMM
 
 
-def linear_backward(xp, bk, dy, cache):
+def linear_backward(bk, dy, cache):
     # dx = dy W;  dW = dy^T x;  db = sum_n dy
-    x, w = cache
-    dx = bk.matmul(dy, w)
-    dw = bk.matmul(dy.T, x)
-    db = xp.sum(dy, axis=0)
+    dx = bk.matmul(dy, cache.w)
+    dw = bk.matmul(dy.T, cache.x)
+    db = bk.xp.sum(dy, axis=0)
     return dx, dw, db
 
 
 # ---- LayerNorm --------------------------------------------------------------------------------------
-# Rows are independent, so the row math runs through `bk.rowwise` (cache-sized blocks, several threads on NumPy).
 
 
-def layernorm_forward(xp, bk, x, w, b, eps, residual=None):
-    # [N, D] -> [N, D];  y = (s - mean) / sqrt(var + eps) * w + b with s = x (+ residual), statistics over the
-    # last axis. The residual sum is formed inside the same pass. The cache keeps the inputs and the two
-    # per-row statistics; the backward rebuilds xhat = (s - mean) * rstd from them, one [N, D] array less in memory.
-    def rows(x, *r):
-        # y goes s - mean -> xhat -> y in place: every new block-sized array is an allocation, often fresh pages
-        if r:
-            y = x + r[0]
-            mean = xp.mean(y, axis=-1, keepdims=True)
-            y -= mean
-        else:
-            mean = xp.mean(x, axis=-1, keepdims=True)
-            y = x - mean
-        var = xp.mean(y * y, axis=-1, keepdims=True)
-        rstd = 1.0 / xp.sqrt(var + eps)
-        y *= rstd
-        y *= w
-        y += b
-        return y, mean, rstd
+@dataclass
+class LayerNormCache:
+    inputs: tuple    # (x,) or (x, residual), each [N, D]: the normalised sum s is rebuilt from them
+    mean: object     # [N, 1]
+    rstd: object     # [N, 1] 1 / sqrt(var + eps)
+    w: object        # [D]
 
+
+def layernorm_rows(xp, w, b, eps, x, *residual):
+    # y = (s - mean) / sqrt(var + eps) * w + b, s = x (+ residual); y is built in place, s - mean -> xhat -> y
+    if residual:
+        y = x + residual[0]
+        mean = xp.mean(y, axis=-1, keepdims=True)
+        y -= mean
+    else:
+        mean = xp.mean(x, axis=-1, keepdims=True)
+        y = x - mean
+    var = xp.mean(y * y, axis=-1, keepdims=True)
+    rstd = 1.0 / xp.sqrt(var + eps)
+    y *= rstd
+    y *= w
+    y += b
+    return y, mean, rstd
+
+
+def layernorm_backward_rows(xp, w, dy, mean, rstd, x, *residual):
+    # with xhat = (s - mean) rstd and g = dy w:  ds = rstd (g - mean(g) - xhat mean(g xhat));  also dy * xhat for dw
+    xhat = (x + residual[0] if residual else x) - mean
+    xhat *= rstd
+    g = dy * w
+    ds = g - xp.mean(g, axis=-1, keepdims=True)
+    ds -= xhat * xp.mean(g * xhat, axis=-1, keepdims=True)
+    ds *= rstd
+    return ds, dy * xhat
+
+
+def layernorm_forward(bk, x, w, b, eps, residual=None):
+    # [N, D] -> [N, D], statistics over the last axis; a residual is summed in the same pass. The cache keeps the
+    # inputs and the two per-row statistics; the backward rebuilds xhat from them, one [N, D] array less in memory.
     inputs = (x,) if residual is None else (x, residual)
-    y, mean, rstd = bk.rowwise(rows, *inputs)
-    return y, (inputs, mean, rstd, w)
+    y, mean, rstd = bk.rowwise(partial(layernorm_rows, bk.xp, w, b, eps), *inputs)
+    return y, LayerNormCache(inputs, mean, rstd, w)
 
 
-def layernorm_backward(xp, bk, dy, cache):
-    # dw = sum_n dy * xhat;  db = sum_n dy.  With g = dy * w, the input gradient has three terms because s
-    # reaches xhat directly, through the mean, and through the variance:
-    #   ds = rstd * (g - mean(g) - xhat * mean(g * xhat))
-    # Returns (ds, dw, db); with a residual, ds is the gradient of both x and the residual.
-    inputs, mean, rstd, w = cache
-
-    def rows(dy, mean, rstd, x, *r):
-        xhat = (x + r[0] if r else x) - mean
-        xhat *= rstd
-        g = dy * w
-        ds = g - xp.mean(g, axis=-1, keepdims=True)
-        ds -= xhat * xp.mean(g * xhat, axis=-1, keepdims=True)
-        ds *= rstd
-        return ds, dy * xhat
-
-    ds, dy_xhat = bk.rowwise(rows, dy, mean, rstd, *inputs)
-    return ds, xp.sum(dy_xhat, axis=0), xp.sum(dy, axis=0)
+def layernorm_backward(bk, dy, cache):
+    # dw = sum_n dy * xhat;  db = sum_n dy;  ds has three terms (s reaches xhat directly, via the mean and the
+    # variance). Returns (ds, dw, db); with a residual, ds is the gradient of both x and the residual.
+    c = cache
+    ds, dy_xhat = bk.rowwise(partial(layernorm_backward_rows, bk.xp, c.w), dy, c.mean, c.rstd, *c.inputs)
+    return ds, bk.xp.sum(dy_xhat, axis=0), bk.xp.sum(dy, axis=0)
 
 
 # ---- embeddings -------------------------------------------------------------------------------------
 
 
-def embedding_forward(xp, ids, table):
+@dataclass
+class EmbeddingCache:
+    ids: object              # [N] ints
+    table_shape: tuple       # (V, E)
+    padding_idx: int | None  # the row that gets no gradient (nn.Embedding(padding_idx=...)), or None
+
+
+def embedding_forward(bk, ids, table, padding_idx=None):
     # ids [N] -> [N, E];  row lookup
-    return xp.take(table, ids, axis=0), (ids, table.shape)
+    return bk.xp.take(table, ids, axis=0), EmbeddingCache(ids, tuple(table.shape), padding_idx)
 
 
-def embedding_backward(xp, bk, dy, cache, padding_idx=None):
+def embedding_backward(bk, dy, cache):
     # dTable[v] = sum of dy over the positions whose id is v (a scatter-add; repeated ids accumulate).
     # Like torch's nn.Embedding(padding_idx=...), the padding row gets no gradient from the lookup.
-    ids, shape = cache
-    if padding_idx is not None:
-        dy = xp.where((ids == padding_idx)[:, None], 0.0, dy)
-    dtable = bk.zeros(shape, dy.dtype)
-    return bk.index_add(dtable, ids, dy)
+    if cache.padding_idx is not None:
+        dy = bk.xp.where((cache.ids == cache.padding_idx)[:, None], 0.0, dy)
+    dtable = bk.zeros(cache.table_shape, dy.dtype)
+    return bk.index_add(dtable, cache.ids, dy)
 
 
 # ---- dropout ----------------------------------------------------------------------------------------
 
 
-def dropout_mask(xp, bk, shape, dtype, p, training):
+@dataclass
+class DropoutCache:
+    mask: object     # like x: Bernoulli(1 - p) / (1 - p), or None when dropout is the identity (eval, p = 0)
+
+
+def dropout_mask(bk, shape, dtype, p, training):
     # mask / (1 - p) with mask ~ Bernoulli(1 - p), or None when not training or p == 0 (dropout is the identity)
     if not training or not p:
         return None
-    return xp.astype(bk.uniform(shape, dtype) >= p, dtype) / (1.0 - p)
+    return bk.xp.astype(bk.uniform(shape, dtype) >= p, dtype) / (1.0 - p)
 
 
-def dropout_forward(xp, bk, x, p, training):
+def dropout_forward(bk, x, p, training):
     # y = x * mask / (1 - p): each element kept with probability 1 - p and scaled so the expectation is x
-    keep = dropout_mask(xp, bk, x.shape, x.dtype, p, training)
-    return (x, None) if keep is None else (x * keep, keep)
+    mask = dropout_mask(bk, x.shape, x.dtype, p, training)
+    return (x if mask is None else x * mask), DropoutCache(mask)
 
 
-def dropout_backward(xp, dy, keep):
+def dropout_backward(bk, dy, cache):
     # the same mask, reused: dx = dy * mask / (1 - p)
-    return dy if keep is None else dy * keep
+    return dy if cache.mask is None else dy * cache.mask
 
 
 # ---- activations ------------------------------------------------------------------------------------
-# Each forward returns (y, cache); each backward returns dx = dy * f'(x). The cache is the input x (the output
-# for tanh): what f'(x) needs is recomputed from it, which costs one pass in the backward and saves keeping a
-# second [N, I] array per layer. Both directions run through `bk.rowwise` (elementwise, so rows are independent).
+# Each backward returns dx = dy * f'(x). The cache is the input x (the output for tanh): what f'(x) needs is
+# recomputed from it, which costs one pass in the backward and saves keeping a second [N, I] array per layer.
 # A forward given out=x writes its output over its input, which saves allocating an [N, I] array when no backward
 # follows (inference); its cache is then not valid for a backward.
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_FAST_GELU_C = 0.7978845608  # transformers' FastGELUActivation uses this rounded constant, so we do too
+
+@dataclass
+class ActivationCache:
+    x: object = None     # [N, I] the input (every activation but tanh)
+    y: object = None     # [N, I] the output (tanh only: its derivative is 1 - y^2)
+    cdf: object = None   # [N, I] Phi(x) (exact gelu only: erf is too dear to recompute)
 
 
-def _gelu_new_denominator(xp, x):
-    # e = 1 + e^(-2t) = 1 / sigmoid(2t),  t = sqrt(2/pi) (x + 0.044715 x^3).
+def gelu_new_denominator(xp, x):
+    # e = 1 + e^(-2t) = 1 / sigmoid(2t),  t = sqrt(2/pi) (x + GELU_TANH_COEF x^3).
     # -2t is capped at 80 so e^(-2t) cannot overflow; there y = x / e is -0 either way.
     u = x * x
-    u *= -2.0 * _SQRT_2_OVER_PI * 0.044715
-    u -= 2.0 * _SQRT_2_OVER_PI
-    u *= x                                   # u = -2t
+    u *= -2.0 * SQRT_2_OVER_PI * GELU_TANH_COEF
+    u -= 2.0 * SQRT_2_OVER_PI
+    u *= x                                   # u = -2 sqrt(2/pi) (x + c x^3) = -2t
     e = xp.exp(xp.minimum(u, 80.0))
     e += 1.0
     return e
 
 
-def gelu_new_forward(xp, bk, x, out=None):
-    # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(t)).
-    # Computed as y = x / (1 + e^(-2t)), the same number since 0.5 (1 + tanh t) = sigmoid(2t), in fewer passes
-    # (exp is also cheaper than tanh).
-    return bk.rowwise(lambda x: x / _gelu_new_denominator(xp, x), x, out=out), (x,)
+def gelu_new_rows(xp, x):
+    # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(t)) = x sigmoid(2t) = x / (1 + e^(-2t)), fewer passes
+    return x / gelu_new_denominator(xp, x)
 
 
-def gelu_new_backward(xp, bk, dy, cache):
+def gelu_new_backward_rows(xp, dy, x):
     # With th = tanh(t) = 2 sigmoid(2t) - 1:
-    #   dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-    def rows(dy, x):
-        th = 2.0 / _gelu_new_denominator(xp, x) - 1.0
-        inner = x * x
-        inner *= 3 * 0.044715
-        inner += 1.0
-        inner *= _SQRT_2_OVER_PI
-        d = 1.0 - th * th
-        d *= x
-        d *= inner
-        d += th
-        d += 1.0
-        d *= 0.5
-        return dy * d
-
-    return bk.rowwise(rows, dy, cache[0])
+    #   dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 c x^2),  c = GELU_TANH_COEF
+    # built in place below, one factor at a time, so no extra [rows, I] arrays are allocated.
+    th = 2.0 / gelu_new_denominator(xp, x) - 1.0
+    inner = x * x
+    inner *= 3 * GELU_TANH_COEF
+    inner += 1.0
+    inner *= SQRT_2_OVER_PI                  # inner = sqrt(2/pi) (1 + 3 c x^2) = dt/dx
+    d = 1.0 - th * th
+    d *= x
+    d *= inner
+    d += th
+    d += 1.0
+    d *= 0.5                                 # d = 0.5 (1 + th + x (1 - th^2) dt/dx)
+    return dy * d
 
 
-def _gelu_fast_tanh(xp, x):
+def gelu_fast_tanh(xp, x):
     # th = tanh(0.7978845608 x (1 + 0.044715 x^2))
-    return xp.tanh(x * _FAST_GELU_C * (1.0 + 0.044715 * x * x))
+    return xp.tanh(x * FAST_GELU_SQRT_2_OVER_PI * (1.0 + GELU_TANH_COEF * x * x))
 
 
-def gelu_fast_forward(xp, bk, x, out=None):
+def gelu_fast_rows(xp, x):
     # y = 0.5 x (1 + th)
-    return bk.rowwise(lambda x: 0.5 * x * (1.0 + _gelu_fast_tanh(xp, x)), x, out=out), (x,)
+    return 0.5 * x * (1.0 + gelu_fast_tanh(xp, x))
 
 
-def gelu_fast_backward(xp, bk, dy, cache):
+def gelu_fast_backward_rows(xp, dy, x):
     # dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) * 0.7978845608 (1 + 3 * 0.044715 x^2)
-    def rows(dy, x):
-        th = _gelu_fast_tanh(xp, x)
-        return dy * (0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _FAST_GELU_C * (1.0 + 3 * 0.044715 * x * x))
-
-    return bk.rowwise(rows, dy, cache[0])
+    th = gelu_fast_tanh(xp, x)
+    dt = FAST_GELU_SQRT_2_OVER_PI * (1.0 + 3 * GELU_TANH_COEF * x * x)
+    return dy * (0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * dt)
 
 
-def gelu_forward(xp, bk, x, out=None):
-    # exact GELU (ALBERT v1): y = x Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
-    # Phi(x) is kept for the backward (erf costs dozens of passes, too many to recompute).
-    def rows(x):
-        cdf = 0.5 * (1.0 + bk.erf(x * (1.0 / math.sqrt(2.0))))
-        return x * cdf, cdf
-
-    y, cdf = bk.rowwise(rows, x, out=out)
-    return y, (x, cdf)
+def gelu_rows(bk, x):
+    # exact GELU (ALBERT v1): y = x Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt(2))); Phi is returned for the backward
+    cdf = 0.5 * (1.0 + bk.erf(x * (1.0 / math.sqrt(2.0))))
+    return x * cdf, cdf
 
 
-def gelu_backward(xp, bk, dy, cache):
+def gelu_backward_rows(xp, dy, x, cdf):
     # dy/dx = Phi(x) + x phi(x), phi the standard normal density
-    def rows(dy, x, cdf):
-        pdf = xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
-        return dy * (cdf + x * pdf)
-
-    return bk.rowwise(rows, dy, *cache)
+    pdf = xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+    return dy * (cdf + x * pdf)
 
 
-def relu_forward(xp, bk, x, out=None):
-    # y = max(x, 0)
-    return bk.rowwise(lambda x: xp.maximum(x, 0.0), x, out=out), (x,)
+def relu_rows(xp, x):
+    return xp.maximum(x, 0.0)
 
 
-def relu_backward(xp, bk, dy, cache):
+def relu_backward_rows(xp, dy, x):
     # dy/dx = 1 where x > 0, else 0 (torch's convention at 0)
-    return bk.rowwise(lambda dy, x: xp.where(x > 0, dy, 0.0), dy, cache[0])
+    return xp.where(x > 0, dy, 0.0)
 
 
 def sigmoid(xp, x):
@@ -222,44 +244,90 @@ def sigmoid(xp, x):
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def silu_forward(xp, bk, x, out=None):
+def silu_rows(xp, x):
     # SiLU / swish: y = x sigmoid(x)
-    return bk.rowwise(lambda x: x * sigmoid(xp, x), x, out=out), (x,)
+    return x * sigmoid(xp, x)
 
 
-def silu_backward(xp, bk, dy, cache):
+def silu_backward_rows(xp, dy, x):
     # dy/dx = s + x s (1 - s),  s = sigmoid(x)
-    def rows(dy, x):
-        s = sigmoid(xp, x)
-        return dy * (s * (1.0 + x * (1.0 - s)))
-
-    return bk.rowwise(rows, dy, cache[0])
+    s = sigmoid(xp, x)
+    return dy * (s * (1.0 + x * (1.0 - s)))
 
 
-def tanh_forward(xp, bk, x, out=None):
-    # y = tanh(x)
-    y = bk.rowwise(xp.tanh, x, out=out)
-    return y, (y,)
-
-
-def tanh_backward(xp, bk, dy, cache):
+def tanh_backward_rows(xp, dy, y):
     # dy/dx = 1 - y^2
-    return bk.rowwise(lambda dy, y: dy * (1.0 - y * y), dy, cache[0])
+    return dy * (1.0 - y * y)
+
+
+def gelu_new_forward(bk, x, out=None):
+    return bk.rowwise(partial(gelu_new_rows, bk.xp), x, out=out), ActivationCache(x=x)
+
+
+def gelu_new_backward(bk, dy, cache):
+    return bk.rowwise(partial(gelu_new_backward_rows, bk.xp), dy, cache.x)
+
+
+def gelu_fast_forward(bk, x, out=None):
+    return bk.rowwise(partial(gelu_fast_rows, bk.xp), x, out=out), ActivationCache(x=x)
+
+
+def gelu_fast_backward(bk, dy, cache):
+    return bk.rowwise(partial(gelu_fast_backward_rows, bk.xp), dy, cache.x)
+
+
+def gelu_forward(bk, x, out=None):
+    y, cdf = bk.rowwise(partial(gelu_rows, bk), x, out=out)
+    return y, ActivationCache(x=x, cdf=cdf)
+
+
+def gelu_backward(bk, dy, cache):
+    return bk.rowwise(partial(gelu_backward_rows, bk.xp), dy, cache.x, cache.cdf)
+
+
+def relu_forward(bk, x, out=None):
+    return bk.rowwise(partial(relu_rows, bk.xp), x, out=out), ActivationCache(x=x)
+
+
+def relu_backward(bk, dy, cache):
+    return bk.rowwise(partial(relu_backward_rows, bk.xp), dy, cache.x)
+
+
+def silu_forward(bk, x, out=None):
+    return bk.rowwise(partial(silu_rows, bk.xp), x, out=out), ActivationCache(x=x)
+
+
+def silu_backward(bk, dy, cache):
+    return bk.rowwise(partial(silu_backward_rows, bk.xp), dy, cache.x)
+
+
+def tanh_forward(bk, x, out=None):
+    y = bk.rowwise(bk.xp.tanh, x, out=out)
+    return y, ActivationCache(y=y)
+
+
+def tanh_backward(bk, dy, cache):
+    return bk.rowwise(partial(tanh_backward_rows, bk.xp), dy, cache.y)
+
+
+class Activation(NamedTuple):
+    forward: Callable    # (bk, x, out=None) -> (y, ActivationCache)
+    backward: Callable   # (bk, dy, ActivationCache) -> dx
 
 
 ACTIVATIONS = {
-    "gelu_new": (gelu_new_forward, gelu_new_backward),
-    "gelu_pytorch_tanh": (gelu_new_forward, gelu_new_backward),  # the same tanh formula, fused in torch
-    "gelu_fast": (gelu_fast_forward, gelu_fast_backward),
-    "gelu": (gelu_forward, gelu_backward),
-    "relu": (relu_forward, relu_backward),
-    "silu": (silu_forward, silu_backward),
-    "swish": (silu_forward, silu_backward),
-    "tanh": (tanh_forward, tanh_backward),
+    "gelu_new": Activation(gelu_new_forward, gelu_new_backward),
+    "gelu_pytorch_tanh": Activation(gelu_new_forward, gelu_new_backward),  # the same tanh formula, fused in torch
+    "gelu_fast": Activation(gelu_fast_forward, gelu_fast_backward),
+    "gelu": Activation(gelu_forward, gelu_backward),
+    "relu": Activation(relu_forward, relu_backward),
+    "silu": Activation(silu_forward, silu_backward),
+    "swish": Activation(silu_forward, silu_backward),
+    "tanh": Activation(tanh_forward, tanh_backward),
 }
 
 
-def get_activation(name):
+def get_activation(name) -> Activation:
     """The (forward, backward) pair for a config's `hidden_act`, or a clear error naming the choices."""
     if name not in ACTIVATIONS:
         raise ValueError(
@@ -272,82 +340,129 @@ def get_activation(name):
 # ---- softmax ----------------------------------------------------------------------------------------
 
 
-def softmax(xp, x):
+@dataclass
+class SoftmaxCache:
+    probs: object    # [..., K] the output
+
+
+def softmax_rows(xp, x):
     # [..., K] -> [..., K];  exp(x - max) / sum exp(x - max), the max subtracted so exp cannot overflow
     e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
     e *= 1.0 / xp.sum(e, axis=-1, keepdims=True)
     return e
 
 
-def softmax_grad(xp, dp, p):
+def softmax_backward_rows(xp, dp, p):
     # dx = p * (dp - sum(dp * p)), the Jacobian diag(p) - p p^T applied to dp
     return p * (dp - xp.sum(dp * p, axis=-1, keepdims=True))
 
 
-def softmax_forward(xp, bk, x):
-    return bk.rowwise(lambda x: softmax(xp, x), x)
+def softmax_forward(bk, x):
+    p = bk.rowwise(partial(softmax_rows, bk.xp), x)
+    return p, SoftmaxCache(p)
 
 
-def softmax_backward(xp, bk, dp, p):
-    return bk.rowwise(lambda dp, p: softmax_grad(xp, dp, p), dp, p)
+def softmax_backward(bk, dp, cache):
+    return bk.rowwise(partial(softmax_backward_rows, bk.xp), dp, cache.probs)
 
 
 # ---- self-attention ---------------------------------------------------------------------------------
 
 
-def attention_forward(xp, bk, x, w_qkv, b_qkv, mask_add, batch, seq, heads, p_drop, training):
+@dataclass
+class AttentionCache:
+    qkv: LinearCache         # the fused projection: x [N, H], w [3H, H]
+    q: object                # [B, h, S, d] queries, already times 1/sqrt(d) (see layers.fuse_qkv)
+    k: object                # [B, h, S, d]
+    v: object                # [B, h, S, d]
+    probs: object            # [B, h, S, S] softmax(scores), before dropout (transformers' `attentions`)
+    probs_dropped: object    # [B, h, S, S] after dropout (probs itself when dropout is off)
+    dropout: DropoutCache    # mask [B, h, S, S] or None
+    scores: object           # [B, h, S, S] q k^T / sqrt(d), before the mask is added; kept only when traced
+    batch_size: int
+    seq_len: int
+    heads: int
+
+
+@dataclass
+class AttentionGrads:
+    """The gradients of attention's inner tensors, for a traced backward: each [B, h, S, *] like its tensor."""
+    q: object
+    k: object
+    v: object
+    probs: object            # d loss / d probs (before dropout)
+    scores: object
+
+
+def attention_rows(xp, keep_scores, q, k, v, mask_add, mask):
+    # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache
+    scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                   # [b, h, S, S], q k^T / sqrt(d)
+    raw = scores
+    # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while keeping
+    # every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN). A batch
+    # without padding has no mask (None), as in transformers, and skips the pass.
+    if mask_add is not None and keep_scores:
+        scores = scores + mask_add                                            # raw stays q k^T / sqrt(d)
+    elif mask_add is not None:
+        scores += mask_add
+    probs = softmax_rows(xp, scores)
+    probs_dropped = probs if mask is None else probs * mask
+    ctx = xp.permute_dims(xp.matmul(probs_dropped, v), (0, 2, 1, 3))         # [b, S, h, d]
+    return (ctx, probs) + ((probs_dropped,) if mask is not None else ()) + ((raw,) if keep_scores else ())
+
+
+def attention_backward_rows(xp, keep_inner, dctx, q, k, v, probs, probs_dropped, mask):
+    dprobs_dropped = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))
+    dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
+    dprobs = dprobs_dropped if mask is None else dprobs_dropped * mask
+    dscores = softmax_backward_rows(xp, dprobs, probs)                       # the mask add is a constant
+    dq = xp.matmul(dscores, k)
+    dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
+    dqkv = xp.permute_dims(xp.stack((dq, dk, dv), axis=0), (1, 3, 0, 2, 4))  # [b, S, 3, h, d]
+    return (dqkv, dprobs, dscores) if keep_inner else dqkv
+
+
+def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads, p_drop, training, keep_scores=False):
     """Multi-head scaled dot-product self-attention up to (not including) the output projection.
 
-    x: [N, H] with N = batch * seq; w_qkv: [3H, H] (query, key, value weights stacked, so one GEMM makes all
-    three, the query rows already multiplied by 1/sqrt(head_dim): see fuse_qkv); mask_add: [B, 1, 1, S], 0 where
-    a key may be attended and the dtype's most negative number where it is padding, or None when nothing is
-    padded. Returns the context [N, H], the attention probabilities [B, heads, S, S], and the cache.
+    x: [N, H] with N = batch_size * seq_len; w_qkv: [3H, H] (query, key, value weights stacked, so one GEMM
+    makes all three, the query rows already multiplied by 1/sqrt(head_dim): see layers.fuse_qkv); mask_add:
+    [B, 1, 1, S], 0 where a key may be attended and the dtype's most negative number where it is padding, or
+    None when nothing is padded. Returns the context [N, H] and the cache (whose `probs` are the attentions).
     """
+    xp = bk.xp
     hidden = x.shape[1]
     d = hidden // heads
-    qkv, qkv_cache = linear_forward(xp, bk, x, w_qkv, b_qkv)                      # [N, 3H]
-    qkv = xp.permute_dims(xp.reshape(qkv, (batch, seq, 3, heads, d)), (2, 0, 3, 1, 4))  # [3, B, h, S, d]
+    qkv, qkv_cache = linear_forward(bk, x, w_qkv, b_qkv)                                       # [N, 3H]
+    qkv = xp.permute_dims(xp.reshape(qkv, (batch_size, seq_len, 3, heads, d)), (2, 0, 3, 1, 4))  # [3, B, h, S, d]
     q, k, v = qkv[0, ...], qkv[1, ...], qkv[2, ...]
     # The dropout mask is drawn whole, before the sequences are shared among threads, so that it does not
     # depend on which thread draws first.
-    keep = dropout_mask(xp, bk, (batch, heads, seq, seq), x.dtype, p_drop, training)
-
-    def attend(q, k, v, mask_add, keep):
-        # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache
-        scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                   # [b, h, S, S], q k^T / sqrt(d)
-        # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while
-        # keeping every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN).
-        # A batch without padding has no mask (None), as in transformers, and skips the pass.
-        if mask_add is not None:
-            scores += mask_add
-        probs = softmax(xp, scores)
-        probs_dropped = probs if keep is None else probs * keep
-        ctx = xp.permute_dims(xp.matmul(probs_dropped, v), (0, 2, 1, 3))         # [b, S, h, d]
-        return (ctx, probs) if keep is None else (ctx, probs, probs_dropped)
-
-    ctx, probs, *dropped = bk.batchwise(attend, q, k, v, mask_add, keep)
-    probs_dropped = dropped[0] if dropped else probs
-    ctx = xp.reshape(ctx, (batch * seq, hidden))                                  # [N, H]
-    return ctx, probs, (qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads)
+    mask = dropout_mask(bk, (batch_size, heads, seq_len, seq_len), x.dtype, p_drop, training)
+    ctx, probs, *rest = bk.batchwise(partial(attention_rows, xp, keep_scores), q, k, v, mask_add, mask)
+    probs_dropped = rest.pop(0) if mask is not None else probs
+    scores = rest.pop(0) if keep_scores else None
+    ctx = xp.reshape(ctx, (batch_size * seq_len, hidden))                                       # [N, H]
+    return ctx, AttentionCache(qkv_cache, q, k, v, probs, probs_dropped, DropoutCache(mask), scores,
+                               batch_size, seq_len, heads)
 
 
-def attention_backward(xp, bk, dctx, cache):
-    # Backward of ctx = dropout(softmax(q k^T + mask)) v, then of the fused q/k/v projection (q pre-scaled).
-    # Like the forward, one block of sequences at a time.
-    qkv_cache, q, k, v, probs, probs_dropped, keep, batch, seq, heads = cache
+def attention_backward(bk, dctx, cache, keep_inner=False):
+    """Backward of ctx = dropout(softmax(q k^T + mask)) v, then of the fused q/k/v projection (q pre-scaled).
+
+    Returns (dx [N, H], dW_qkv [3H, H], db_qkv [3H], inner): inner is an AttentionGrads when keep_inner, else None.
+    """
+    xp, c = bk.xp, cache
     hidden = dctx.shape[1]
-    d = hidden // heads
-    dctx = xp.permute_dims(xp.reshape(dctx, (batch, seq, heads, d)), (0, 2, 1, 3))  # [B, h, S, d]
-
-    def attend_backward(dctx, q, k, v, probs, probs_dropped, keep):
-        dprobs = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))                  # d(probs_dropped)
-        dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
-        dprobs = dropout_backward(xp, dprobs, keep)
-        dscores = softmax_grad(xp, dprobs, probs)                                   # the mask is a constant
-        dq = xp.matmul(dscores, k)
-        dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
-        return xp.permute_dims(xp.stack((dq, dk, dv), axis=0), (1, 3, 0, 2, 4))    # [b, S, 3, h, d]
-
-    dqkv = bk.batchwise(attend_backward, dctx, q, k, v, probs, probs_dropped, keep)
-    dqkv = xp.reshape(dqkv, (batch * seq, 3 * hidden))
-    return linear_backward(xp, bk, dqkv, qkv_cache)                                 # dx, dW_qkv, db_qkv
+    d = hidden // c.heads
+    dctx = xp.permute_dims(xp.reshape(dctx, (c.batch_size, c.seq_len, c.heads, d)), (0, 2, 1, 3))  # [B, h, S, d]
+    out = bk.batchwise(partial(attention_backward_rows, xp, keep_inner), dctx, c.q, c.k, c.v, c.probs,
+                       c.probs_dropped, c.dropout.mask)
+    dqkv, dprobs, dscores = out if keep_inner else (out, None, None)
+    inner = None
+    if keep_inner:
+        per_head = xp.permute_dims(dqkv, (2, 0, 3, 1, 4))                                        # [3, B, h, S, d]
+        inner = AttentionGrads(per_head[0, ...], per_head[1, ...], per_head[2, ...], dprobs, dscores)
+    dqkv = xp.reshape(dqkv, (c.batch_size * c.seq_len, 3 * hidden))
+    dx, dw, db = linear_backward(bk, dqkv, c.qkv)
+    return dx, dw, db, inner

@@ -29,29 +29,33 @@ class ModelOutput(dict):
         return tuple(self[k] for k in self.fields if k in self)
 
 
+# Every output also has `trace` (set with output_trace=True): {name: intermediate tensor} in the order the forward
+# computed them, under transformers' module paths; docs/trace.md lists every name and shape.
+
+
 class BaseModelOutputWithPooling(ModelOutput):
-    fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
+    fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions", "trace")
 
 
 class AlbertForPreTrainingOutput(ModelOutput):
-    fields = ("loss", "prediction_logits", "sop_logits", "hidden_states", "attentions")
+    fields = ("loss", "prediction_logits", "sop_logits", "hidden_states", "attentions", "trace")
 
 
 class MaskedLMOutput(ModelOutput):
-    fields = ("loss", "logits", "hidden_states", "attentions")
+    fields = ("loss", "logits", "hidden_states", "attentions", "trace")
 
 
 class SequenceClassifierOutput(ModelOutput):
-    fields = ("loss", "logits", "hidden_states", "attentions")
+    fields = ("loss", "logits", "hidden_states", "attentions", "trace")
 
 
 class TokenClassifierOutput(ModelOutput):
-    fields = ("loss", "logits", "hidden_states", "attentions")
+    fields = ("loss", "logits", "hidden_states", "attentions", "trace")
 
 
 class MultipleChoiceModelOutput(ModelOutput):
-    fields = ("loss", "logits", "hidden_states", "attentions")
+    fields = ("loss", "logits", "hidden_states", "attentions", "trace")
 
 
 class QuestionAnsweringModelOutput(ModelOutput):
-    fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
+    fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions", "trace")

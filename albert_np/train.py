@@ -29,6 +29,7 @@ from . import synthetic
 from .config import CONFIG_NAME, AlbertConfig
 from .fill_mask import bundled_model_dir, fill_mask
 from .io_utils import atomic_write_text, check_writable_folder, folder_transaction
+from .grad_mode import no_grad
 from .modeling import AlbertForPreTraining, AlbertForSequenceClassification
 from .optim import AdamW, TrainingDiverged, array_namespace, clip_grad_norm, global_norm, linear_schedule  # noqa: F401
 from .tokenizer import AlbertTokenizer
@@ -135,14 +136,13 @@ def save_checkpoint(model, path, tokenizer=None, state: dict | None = None):
 
 def evaluate(model, eval_fn) -> dict:
     """Run eval_fn(model) with dropout off and no backward caches, then restore the training mode."""
-    was_training, kept_caches = model.training, model.requires_grad
+    was_training = model.training
     model.eval()
-    model.requires_grad_(False)
     try:
-        return {k: float(v) for k, v in eval_fn(model).items()}
+        with no_grad():
+            return {k: float(v) for k, v in eval_fn(model).items()}
     finally:
         model.train(was_training)
-        model.requires_grad_(kept_caches)
 
 
 def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip: float | None = 1.0,

@@ -72,9 +72,7 @@ def resolve(root, name):
 
 
 # Mismatches found by this test in files its author does not own, reported to the lead; strict, so a fix shows up.
-KNOWN_MISMATCHES = {
-    ("cupy", "arange"): "losses.py cross_entropy_backward passes device= to xp.arange; CuPy 14's arange has no device",
-}
+KNOWN_MISMATCHES = {}   # losses.py's xp.arange(..., device=) became bk.arange (no device on CuPy)
 
 
 @pytest.mark.parametrize("root, name", [

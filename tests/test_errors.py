@@ -101,10 +101,21 @@ def test_backward_before_forward_and_without_loss_explain_what_to_do(mlm):
         fresh.backward({"logits": np.zeros((1, 4))})
 
 
-def test_backward_without_kept_caches_is_explained():
-    model = an.AlbertForMaskedLM(tiny_config()).requires_grad_(False)
+def test_backward_after_a_no_grad_forward_is_explained():
+    model = an.AlbertForMaskedLM(tiny_config())
+    with an.no_grad():
+        model(input_ids=IDS, labels=IDS)
+    with pytest.raises(RuntimeError, match=r"last forward ran under albert_np.no_grad\(\), which keeps no caches"):
+        model.backward()
+
+
+def test_requires_grad_false_is_a_deprecated_alias_of_no_grad():
+    model = an.AlbertForMaskedLM(tiny_config())
+    with pytest.warns(DeprecationWarning, match=r"does not freeze weights as in torch.*no_grad"):
+        model.requires_grad_(False)
+    assert not model.requires_grad
     model(input_ids=IDS, labels=IDS)
-    with pytest.raises(RuntimeError, match="requires_grad=True"):
+    with pytest.raises(RuntimeError, match=r"requires_grad=False \(deprecated\)"):
         model.backward()
 
 

@@ -59,7 +59,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 import golden_utils  # noqa: E402  (shares rel_err and the zero-gradient rule with the tests)
 
 GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
-FOREIGN_ENTRIES = {"tokenizer", "pipelines"}  # written by make_tokenizer_golden.py and make_pipeline_golden.py
+FOREIGN_ENTRIES = {"tokenizer", "pipelines", "trace"}  # written by make_tokenizer_golden.py, make_pipeline_golden.py, make_trace_golden.py
 IGNORED_JSON_KEYS = {"torch_version", "transformers_version"}
 
 ADAMW_STEPS = 10

@@ -13,18 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..grad_mode import no_grad
+
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 
 
 @contextlib.contextmanager
 def no_tape(model):
     """Run `model` without recording what backward() needs (inference only)."""
-    previous = model.requires_grad
-    model.requires_grad_(False)  # becomes `with an.no_grad():` once albert_np has it
-    try:
+    with no_grad():
         yield
-    finally:
-        model.requires_grad_(previous)
 
 
 @dataclass
