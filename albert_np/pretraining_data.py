@@ -84,6 +84,7 @@ class MaskedTokens:
     input_ids: np.ndarray          # (T,) int64: the sequence with [MASK] / random / kept pieces
     labels: np.ndarray             # (T,) int64: original id at predicted positions, else -100
     span_lengths: list             # words in each accepted n-gram, in the order chosen
+    drawn_lengths: list            # the n drawn at each start tried, before shrinking or skipping (p(n) ~ 1/n)
 
 
 # ---- reading -------------------------------------------------------------------------------------------
@@ -185,8 +186,9 @@ def mask_ngrams(ids: np.ndarray, maskable: np.ndarray, word_start: np.ndarray, c
             words.append([int(pos)])
     output, labels = ids.copy(), np.full_like(ids, IGNORE_INDEX)
     span_lengths: list = []
+    drawn_lengths: list = []
     if cfg.masked_lm_prob == 0 or not words:
-        return MaskedTokens(output, labels, span_lengths)
+        return MaskedTokens(output, labels, span_lengths, drawn_lengths)
     num_to_predict = min(cfg.max_predictions_per_seq, max(1, int(round(len(ids) * cfg.masked_lm_prob))))
     pvals = ngram_probabilities(cfg.ngram, cfg.favor_shorter_ngram)
     starts = rng.permutation(len(words))
@@ -195,6 +197,7 @@ def mask_ngrams(ids: np.ndarray, maskable: np.ndarray, word_start: np.ndarray, c
         if len(covered) >= num_to_predict:
             break
         n = int(rng.choice(cfg.ngram, p=pvals)) + 1
+        drawn_lengths.append(n)
         chosen = [p for w in words[start:start + n] for p in w]
         while len(covered) + len(chosen) > num_to_predict and n > 1:
             n -= 1
@@ -211,7 +214,7 @@ def mask_ngrams(ids: np.ndarray, maskable: np.ndarray, word_start: np.ndarray, c
                 pass                               # kept as it is, but still predicted
             else:
                 output[p] = int(rng.integers(NUM_SPECIAL_IDS, vocab_size))
-    return MaskedTokens(output, labels, span_lengths)
+    return MaskedTokens(output, labels, span_lengths, drawn_lengths)
 
 
 # ---- examples ------------------------------------------------------------------------------------------
