@@ -66,9 +66,10 @@ def spm_model_bytes(sentences: Iterable[str], vocab_size: int, *, character_cove
             shuffle_input_sentence=True, input_sentence_size=input_sentence_size,
             byte_fallback=False, num_threads=1, minloglevel=2)
     except RuntimeError as e:
-        if "Vocabulary size is too high" in str(e):
-            raise ValueError(f"vocab_size={vocab_size} is more than this text supports ({e}); pass a smaller "
-                             "vocab_size or more text") from e
+        if "Vocabulary size too high" in str(e):
+            limit = str(e).rsplit("Please set it to a value", 1)[-1].strip(" .")
+            raise ValueError(f"vocab_size={vocab_size} is more than this text supports (SentencePiece allows {limit}); "
+                             "pass a smaller vocab_size, more text, or hard_vocab_limit=False") from e
         raise
     return buffer.getvalue()
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-FAMILIES = ("inputs", "checkpoints", "configs", "saving", "tokenizer", "training", "threads")
+FAMILIES = ("inputs", "checkpoints", "configs", "saving", "tokenizer", "training", "threads", "pretraining")
 
 
 @dataclass(frozen=True)
