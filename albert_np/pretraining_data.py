@@ -19,6 +19,9 @@ run_pretraining.py re-reads the same tfrecords). Where we differ from google's s
     token into A and B, so that every pair is a true sentence-order pair.
   * the 10% random replacement draws from the ordinary pieces only (ids after the 5 special ones); google
     draws from the whole vocabulary, specials included.
+  * a word never continues across [SEP]: google joins a segment's first piece to the word before the [SEP]
+    when the piece does not start a word (B's first piece after a cut, or after trimming at the front).
+  * the n of each n-gram comes from the seeded generator; google draws it from NumPy's global, unseeded one.
 Labels are -100 where no prediction is asked (what transformers' AlbertForPreTraining ignores), and
 sentence_order_label is 1 when A and B were swapped, as in transformers.
 """
@@ -34,6 +37,7 @@ import numpy as np
 IGNORE_INDEX = -100
 NUM_SPECIAL_IDS = 5    # <pad>, <unk>, [CLS], [SEP], [MASK]: ALBERT's layout
 _PUNCTUATION = set(string.punctuation) | {"\u20ac", "\u00a3"}
+_ENGLISH_OR_PUNCTUATION = set(string.ascii_lowercase) | _PUNCTUATION
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,16 @@ def read_documents(path, keep: Callable[[int], bool] | None = None) -> Iterator[
         yield doc
 
 
+def is_word_start(piece: str) -> bool:
+    """google's _is_start_piece_sp: '▁...' or '<...', punctuation, or any piece with a character outside a-z."""
+    return (piece.startswith(("\u2581", "<")) or piece in _PUNCTUATION
+            or not all(c.lower() in _ENGLISH_OR_PUNCTUATION for c in piece))
+
+
 def word_start_table(tokenizer) -> np.ndarray:
-    """(V,) bool: True for pieces that begin a word (google's _is_start_piece_sp: '▁...', '<...', punctuation)."""
-    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    return np.array([p.startswith(("\u2581", "<")) or p in _PUNCTUATION for p in pieces], dtype=bool)
+    """(V,) bool: is_word_start of every piece of the tokenizer's vocabulary."""
+    return np.array([is_word_start(p) for p in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))],
+                    dtype=bool)
 
 
 # ---- SOP pairs -----------------------------------------------------------------------------------------
@@ -180,7 +190,7 @@ def mask_ngrams(ids: np.ndarray, maskable: np.ndarray, word_start: np.ndarray, c
     """
     words = []                                   # positions of each maskable word
     for pos in np.flatnonzero(maskable):
-        if cfg.do_whole_word_mask and words and not word_start[pos]:
+        if cfg.do_whole_word_mask and words and not word_start[pos] and words[-1][-1] == pos - 1:
             words[-1].append(int(pos))
         else:
             words.append([int(pos)])

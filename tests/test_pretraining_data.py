@@ -213,3 +213,23 @@ def test_held_out_documents_are_left_out_by_keep(corpus):
     all_docs = list(pdata.read_documents(path))
     odd = list(pdata.read_documents(path, keep=lambda i: i % 2 == 1))
     assert odd == all_docs[1::2] and len(all_docs) == 60
+
+
+def test_word_starts_are_google_s_start_pieces():
+    starts = {p: pdata.is_word_start(p) for p in ["\u2581the", "ing", "s", "14", "(", "\u00a3", "\u00e9t\u00e9", "<unk>"]}
+    assert starts == {"\u2581the": True, "ing": False, "s": False, "14": True, "(": True, "\u00a3": True,
+                      "\u00e9t\u00e9": True, "<unk>": True}
+
+
+def test_a_word_never_continues_across_sep():
+    """[CLS] a b [SEP] c d [SEP] with only `a` starting a word: the words are (a b) and (c d), never (a b c d)."""
+    ids = np.array([2, 10, 11, 3, 12, 13, 3])
+    maskable = np.array([False, True, True, False, True, True, False])
+    starts = np.array([True, True, False, True, False, False, True])
+    cfg = pdata.PretrainingDataConfig(masked_lm_prob=2 / 7, ngram=1)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(50):
+        m = pdata.mask_ngrams(ids, maskable, starts, cfg, rng, 4, 100)
+        seen.add(tuple(np.flatnonzero(m.labels != IGNORE)))
+    assert seen == {(1, 2), (4, 5)}
