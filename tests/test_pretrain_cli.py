@@ -143,3 +143,36 @@ def test_runs_as_a_module_from_the_command_line(corpus, tmp_path):
                            *TINY, "--steps", "2"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (out / "model.safetensors").exists()
+
+
+def test_the_code_blocks_of_docs_pretraining_md_run(tmp_path):
+    """docs/pretraining.md's commands (the real run stopped after its first step) and its Python example."""
+    pytest.importorskip("matplotlib")
+    import os
+    import re
+    import shlex
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "pretraining.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S)
+    kinds = [kind for kind, _ in blocks]
+    assert kinds.count("bash") == 1 and kinds.count("python") == 1, kinds
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for kind, body in blocks:
+        if kind == "bash":
+            for line in body.strip().splitlines():
+                argv = shlex.split(line)
+                assert argv[0] == "python"
+                argv[0] = sys.executable
+                argv = [str(root / a) if a.startswith("tools/") else a for a in argv]
+                if "albert_np.pretrain_corpus" in argv:
+                    argv += ["--stop-after", "1", "--eval-every", "1", "--quiet"]
+                proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+                assert proc.returncode == 0, (line, proc.stderr[-2000:])
+            assert (tmp_path / "runs" / "stdlib-albert" / "curves.png").stat().st_size > 10_000
+        elif kind == "python":
+            proc = subprocess.run([sys.executable, "-c", body], cwd=tmp_path, env=env, capture_output=True,
+                                  text=True, timeout=600)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            assert re.fullmatch(r"loss \d+\.\d\d\n", proc.stdout)

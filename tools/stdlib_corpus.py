@@ -3,7 +3,7 @@
     python tools/stdlib_corpus.py --out runs/stdlib.txt
 
 Documents: each help topic of `pydoc_data.topics` (Python's reference manual in prose), then the docstring of
-each standard-library module and of its public classes and functions. Prose paragraphs are split into one
+each pure-Python standard-library module (found in the stdlib folder) and of its public classes and functions. Prose paragraphs are split into one
 sentence per line; code (indented lines, >>> prompts) is left out; a blank line ends a document.
 """
 
@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 import sys
+import sysconfig
 import warnings
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
@@ -57,7 +59,8 @@ def topic_documents():
 
 def module_documents():
     skip = ("test", "idlelib", "tkinter", "turtle", "antigravity", "this", "__", "lib2to3", "ensurepip")
-    names = sorted(m.name for m in pkgutil.iter_modules() if m.module_finder.path.startswith(sys.prefix) or True)
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    names = sorted(m.name for m in pkgutil.iter_modules([stdlib]))
     for name in names:
         if name.startswith(skip) or name.startswith("_"):
             continue
@@ -67,7 +70,7 @@ def module_documents():
                 module = importlib.import_module(name)
         except Exception:   # noqa: BLE001 - optional modules (curses, tkinter...) may be missing
             continue
-        if not getattr(module, "__file__", "") or "site-packages" in module.__file__:
+        if not os.path.realpath(getattr(module, "__file__", None) or "/").startswith(stdlib):
             continue
         doc = sentences(inspect.getdoc(module) or "")
         for attr, value in sorted(vars(module).items()):
@@ -83,6 +86,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="the text file to write")
     args = parser.parse_args(argv)
     n_docs = n_lines = 0
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         for doc in [*topic_documents(), *module_documents()]:
             if len(doc) < 2:
