@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     ax_acc.set_xlabel("step")
     ax_acc.set_ylabel("accuracy")
     ax_acc.set_ylim(0, 1)
-    ax_acc.legend(loc="center right")
+    ax_acc.legend(loc="upper left")
     fig.suptitle(args.title or f"ALBERT pretraining, {os.path.basename(os.path.normpath(args.run))}")
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)
