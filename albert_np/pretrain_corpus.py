@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import pretraining_data as pdata
-from .checkpoint import CheckpointError, read_safetensors, write_safetensors
+from .checkpoint import read_safetensors, write_safetensors
 from .config import AlbertConfig
 from .io_utils import atomic_write_text
 from .lamb import LAMB, polynomial_warmup_schedule
