@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-FAMILIES = ("inputs", "checkpoints", "configs", "saving", "tokenizer", "training", "threads", "pipelines")
+FAMILIES = ("inputs", "checkpoints", "configs", "saving", "tokenizer", "training", "threads", "pipelines",
+            "pretraining")
 
 
 @dataclass(frozen=True)
