@@ -126,6 +126,16 @@ class Backend:
         # On the GPU, dropout masks are drawn there: copying a [B, heads, S, S] mask from the host per layer is slow.
         self._device_rng = self.xp.random.default_rng(seed) if self.name == "cupy" else None
 
+    @property
+    def rng_state(self) -> dict:
+        """The host generator's state (NumPy's bit-generator dict), to save and restore so a resumed run draws
+        the same dropout masks as an uninterrupted one. (CuPy's device generator is not covered.)"""
+        return self._rng.bit_generator.state
+
+    @rng_state.setter
+    def rng_state(self, state: dict):
+        self._rng.bit_generator.state = state
+
     def uniform(self, shape, dtype):
         """Uniform [0, 1) samples of `shape` on the device (dropout masks)."""
         if self._device_rng is not None:

@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 
@@ -30,13 +28,13 @@ from tqdm.auto import tqdm
 
 from . import pretraining_data as pdata
 from .checkpoint import read_safetensors, write_safetensors
-from .config import AlbertConfig
-from .io_utils import atomic_write_text
+from .config import CONFIG_NAME, AlbertConfig
+from .io_utils import atomic_write_text, finish_interrupted_save, folder_transaction
 from .lamb import LAMB, polynomial_warmup_schedule
 from .modeling import AlbertForPreTraining
 from .optim import AdamW, clip_grad_norm, global_norm
 from .tokenizer import AlbertTokenizer
-from .train import TrainingDiverged, check_finite, evaluate, replace_dir
+from .train import TrainingDiverged, check_finite, evaluate, save_checkpoint
 from .vocab import train_vocab
 
 CHECKPOINT_DIR = "checkpoint"
@@ -140,27 +138,25 @@ def pretraining_accuracy(model, batches) -> dict:
 
 
 def save_run(out, model, tokenizer, optimizer, state: RunState):
-    """Write OUT/checkpoint atomically (temp folder, then rename), and the model itself into OUT."""
-    path = os.path.join(out, CHECKPOINT_DIR)
-    tmp = tempfile.mkdtemp(prefix=f".{CHECKPOINT_DIR}.tmp-", dir=out)
-    try:
-        model.save_pretrained(tmp)
+    """Write the resumable OUT/checkpoint, then the model itself into OUT, each as one commit.
+
+    io_utils.folder_transaction stages the files and switches them in together (the run state last): other
+    files in the folders are left alone, and a fault leaves the previous checkpoint or the new one whole.
+    """
+    with folder_transaction(os.path.join(out, CHECKPOINT_DIR), last=(STATE_NAME, CONFIG_NAME)) as staging:
+        model.save_pretrained(staging)
         opt = optimizer.state_dict()
         host = {f"{k}.{name}": model.backend.to_numpy(a) for k in ("m", "v") for name, a in opt[k].items()}
-        write_safetensors(os.path.join(tmp, OPTIMIZER_NAME), host,
+        write_safetensors(os.path.join(staging, OPTIMIZER_NAME), host,
                           metadata={"t": str(opt["t"]), "lr": repr(opt["lr"])})
-        atomic_write_text(os.path.join(tmp, STATE_NAME), json.dumps(asdict(state), indent=1))
-        replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+        atomic_write_text(os.path.join(staging, STATE_NAME), json.dumps(asdict(state), indent=1))
+    save_checkpoint(model, out, tokenizer)
 
 
 def load_run(out, args, optimizer_factory):
     """(model, optimizer, RunState) from OUT/checkpoint; refuses a checkpoint made with other settings."""
     path = os.path.join(out, CHECKPOINT_DIR)
+    finish_interrupted_save(path)   # a save killed after its commit is completed before anything is read
     with open(os.path.join(path, STATE_NAME), encoding="utf-8") as f:
         state = RunState(**json.load(f))
     mine = run_settings(args)
@@ -170,7 +166,7 @@ def load_run(out, args, optimizer_factory):
         raise UsageError(f"--out {out} holds a run made with other settings ({listed}); rerun with the same "
                          "settings to resume it, or pass a new --out")
     model = AlbertForPreTraining.from_pretrained(path, dtype=args.dtype, backend=args.backend, seed=args.seed)
-    model.backend._rng.bit_generator.state = state.dropout_rng
+    model.backend.rng_state = state.dropout_rng
     optimizer = optimizer_factory(model)
     tensors, meta = read_safetensors(os.path.join(path, OPTIMIZER_NAME))
     xp = model.xp
@@ -215,7 +211,7 @@ def pretrain(args) -> dict:
     else:
         model = build_model(args, tokenizer)
         optimizer = build_optimizer(args, model)
-        state = RunState(0, 0, model.backend._rng.bit_generator.state, run_settings(args), 0.0)
+        state = RunState(0, 0, model.backend.rng_state, run_settings(args), 0.0)
         trim_metrics(args.out, 0)
     say(args, f"{'resuming at step ' + str(state.step) if resuming else 'new run'}: {model.num_parameters():,} "
               f"weights, {len(tokenizer)} pieces, {args.optimizer}, {sum(len(b['labels']) for b in eval_batches)} "
@@ -257,7 +253,7 @@ def pretrain(args) -> dict:
                               f"{metrics['mlm_accuracy']:.3f}, SOP accuracy {metrics['sop_accuracy']:.3f}")
             if (args.save_every and step % args.save_every == 0) or step == stop_at:
                 state.seconds = time.perf_counter() - start
-                state.dropout_rng = model.backend._rng.bit_generator.state
+                state.dropout_rng = model.backend.rng_state
                 save_run(args.out, model, tokenizer, optimizer, state)
     finally:
         bar.close()
