@@ -173,15 +173,18 @@ def write_safetensors(path, tensors: dict, metadata: dict | None = None):
             f.write(arr.tobytes())
 
 
-def write_model_dir(path, host_tensors: dict, config) -> None:
-    """config.json and model.safetensors into folder `path` as one commit (io_utils.folder_transaction).
+def write_model_files(folder, host_tensors: dict, config) -> None:
+    """config.json and model.safetensors written into the existing `folder`, each file on its own: for a
+    staging folder that a bigger commit switches in (write_model_dir, train.save_checkpoint)."""
+    write_safetensors(os.path.join(folder, WEIGHTS_NAME), host_tensors, metadata={"format": "pt"})
+    config.save_pretrained(folder)
 
-    What model.save_pretrained should call: new weights never sit beside an old config, and nothing else in
-    `path` is touched.
-    """
+
+def write_model_dir(path, host_tensors: dict, config) -> None:
+    """config.json and model.safetensors into folder `path` as one commit (io_utils.folder_transaction):
+    new weights never sit beside an old config, and nothing else in `path` is touched."""
     with folder_transaction(path) as staging:
-        write_safetensors(os.path.join(staging, WEIGHTS_NAME), host_tensors, metadata={"format": "pt"})
-        config.save_pretrained(staging)
+        write_model_files(staging, host_tensors, config)
 
 
 def checkpoint_folder(path) -> str:

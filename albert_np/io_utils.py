@@ -196,7 +196,7 @@ def folder_transaction(folder, last: tuple[str, ...] = ("config.json",)):
     """Yield a fresh staging folder; when the block ends cleanly, its files replace their namesakes in `folder`.
 
         with folder_transaction("runs/ckpt") as staging:
-            model.save_pretrained(staging); tokenizer.save_pretrained(staging)
+            model.write_pretrained_files(staging); tokenizer.save_pretrained(staging)
 
     Steps: finish or drop what an earlier, killed save left; write into `folder/.albert_np-staging-*`; fsync;
     write the journal (the commit point); rename each file into `folder` (`last` ones last); remove the journal.

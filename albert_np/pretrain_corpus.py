@@ -144,7 +144,7 @@ def save_run(out, model, tokenizer, optimizer, state: RunState):
     files in the folders are left alone, and a fault leaves the previous checkpoint or the new one whole.
     """
     with folder_transaction(os.path.join(out, CHECKPOINT_DIR), last=(STATE_NAME, CONFIG_NAME)) as staging:
-        model.save_pretrained(staging)
+        model.write_pretrained_files(staging)
         opt = optimizer.state_dict()
         host = {f"{k}.{name}": model.backend.to_numpy(a) for k in ("m", "v") for name, a in opt[k].items()}
         write_safetensors(os.path.join(staging, OPTIMIZER_NAME), host,

@@ -19,7 +19,8 @@ from typing import Callable
 from . import layers, losses, ops
 from .backend import get_backend
 from .checkpoint import (
-    albert_param_shapes, load_weights, normalize_keys, read_checkpoint_dir, write_safetensors, WEIGHTS_NAME,
+    albert_param_shapes, load_weights, normalize_keys, read_checkpoint_dir, write_model_dir,
+    write_model_files,
 )
 from .config import AlbertConfig
 from .grad_mode import is_grad_enabled
@@ -222,13 +223,19 @@ class AlbertPreTrainedModel:
                      source, self.config, type(self).__name__)
 
     def save_pretrained(self, path):
-        """Write config.json and model.safetensors (transformers' layout; tied decoder weights left out), atomically."""
-        os.makedirs(path, exist_ok=True)
+        """Write config.json and model.safetensors into folder `path` (transformers' layout; tied decoder weights
+        left out) as one commit: other files there are left alone, and a failed save leaves the old pair whole."""
+        write_model_dir(path, *self._files_to_save())
+
+    def write_pretrained_files(self, folder):
+        """save_pretrained's two files written into the existing `folder` without a commit of their own: for the
+        staging folder of a bigger commit (train.save_checkpoint adds the tokenizer and the trainer state)."""
+        write_model_files(folder, *self._files_to_save())
+
+    def _files_to_save(self):
         self.config.architectures = [type(self).__name__]
         self.config._extra["dtype"] = self.dtype
-        host = {k: self.backend.to_numpy(v) for k, v in self.params.items()}
-        write_safetensors(os.path.join(path, WEIGHTS_NAME), host, metadata={"format": "pt"})
-        self.config.save_pretrained(path)
+        return {k: self.backend.to_numpy(v) for k, v in self.params.items()}, self.config
 
     # ---- running ----
 

@@ -124,7 +124,7 @@ def save_checkpoint(model, path, tokenizer=None, state: dict | None = None):
     """
     check_finite_weights(model)
     with folder_transaction(path, last=(TRAINER_STATE_NAME, CONFIG_NAME)) as staging:
-        model.save_pretrained(staging)
+        model.write_pretrained_files(staging)
         if tokenizer is not None:
             tokenizer.save_pretrained(staging)
         if state is not None:

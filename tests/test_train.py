@@ -151,11 +151,11 @@ def test_failed_save_leaves_no_partial_checkpoint(tmp_path, monkeypatch):
     model = tiny_classifier()
     target = tmp_path / "ckpt"
 
-    def crash_midway(path):
-        an.AlbertForSequenceClassification.save_pretrained(model, path)   # the files are written...
-        raise OSError("disk full")                                          # ...then the save fails
+    def crash_midway(folder):
+        an.AlbertForSequenceClassification.write_pretrained_files(model, folder)   # the files are written...
+        raise OSError("disk full")                                                   # ...then the save fails
 
-    monkeypatch.setattr(model, "save_pretrained", crash_midway)
+    monkeypatch.setattr(model, "write_pretrained_files", crash_midway)
     with pytest.raises(OSError, match="disk full"):
         train.save_checkpoint(model, target)
     assert os.listdir(tmp_path) == []   # neither the checkpoint nor a temp folder
@@ -166,7 +166,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     target = tmp_path / "ckpt"
     train.save_checkpoint(model, target, state={"step": 1})
     before = {name: (target / name).read_bytes() for name in os.listdir(target)}
-    monkeypatch.setattr(model, "save_pretrained", lambda path: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(model, "write_pretrained_files", lambda folder: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         train.save_checkpoint(model, target, state={"step": 2})
     assert {name: (target / name).read_bytes() for name in os.listdir(target)} == before

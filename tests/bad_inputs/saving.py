@@ -93,7 +93,7 @@ def folder_named_like_a_checkpoint_file(name):
 
 
 FAULTS = [
-    Case("fault_writing_weights", run=with_fault("albert_np.pretrained.write_safetensors"), raises=OSError,
+    Case("fault_writing_weights", run=with_fault("albert_np.checkpoint.write_safetensors"), raises=OSError,
          match=r"injected: disk full", setup=old_checkpoint),
     Case("fault_writing_config", run=with_fault("albert_np.config.atomic_write_text"), raises=OSError,
          match=r"injected: disk full", setup=old_checkpoint),
@@ -112,9 +112,9 @@ FAULTS = [
     Case("fault_at_first_rename", run=fault_on_call("os.replace", 0), raises=OSError, match=r"injected", setup=old_checkpoint),
     Case("fault_at_second_rename", run=fault_on_call("os.replace", 1), raises=OSError, match=r"injected", setup=old_checkpoint),
     Case("fault_at_first_chmod", run=fault_on_call("os.chmod", 0), raises=OSError, match=r"injected", setup=old_checkpoint),
-    Case("interrupt_while_writing_weights", run=with_fault("albert_np.pretrained.write_safetensors", KeyboardInterrupt()),
+    Case("interrupt_while_writing_weights", run=with_fault("albert_np.checkpoint.write_safetensors", KeyboardInterrupt()),
          raises=KeyboardInterrupt, match=r"^$", setup=old_checkpoint),
-    Case("memory_error_while_writing", run=with_fault("albert_np.pretrained.write_safetensors", MemoryError("injected")),
+    Case("memory_error_while_writing", run=with_fault("albert_np.checkpoint.write_safetensors", MemoryError("injected")),
          raises=MemoryError, match=r"injected", setup=old_checkpoint),
     Case("state_not_json", run=lambda d: train.save_checkpoint(tiny_model(), d / "ckpt", state={"when": object()}),
          raises=TypeError, match=r"not JSON serializable", setup=old_checkpoint),
