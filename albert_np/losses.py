@@ -7,6 +7,7 @@ They follow torch.nn's defaults: mean reduction, CrossEntropyLoss ignoring targe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from .ops import sigmoid
 
@@ -19,11 +20,27 @@ class CrossEntropyCache:
     count: object    # scalar: the number of counted rows
 
 
+def log_softmax_rows(xp, x):
+    # [..., C] -> [..., C];  x - max - log(sum(exp(x - max))), in place after the first subtraction
+    logp = x - xp.max(x, axis=-1, keepdims=True)
+    logp -= xp.log(xp.sum(xp.exp(logp), axis=-1, keepdims=True))
+    return logp
+
+
+def cross_entropy_backward_rows(xp, classes, logp, safe, scale):
+    # (softmax - onehot(label)) * scale, per row: logp [n, C], safe [n, 1] ints, scale [n, 1]
+    d = xp.exp(logp)
+    d -= xp.astype(safe == classes, logp.dtype)
+    d *= scale
+    return d
+
+
 def cross_entropy_forward(bk, logits, labels, ignore_index=-100):
     # logits [N, C], labels [N] ints -> scalar;  loss = -mean over counted rows of log softmax(logits)[label]
+    # The log softmax goes through bk.rowwise: for an MLM's [N, 30000] logits, its exp is then a block-sized
+    # temporary instead of a third [N, C] array beside the logits and their log softmax.
     xp = bk.xp
-    logp = logits - xp.max(logits, axis=-1, keepdims=True)
-    logp -= xp.log(xp.sum(xp.exp(logp), axis=-1, keepdims=True))                  # [N, C], log softmax in place
+    logp = bk.rowwise(partial(log_softmax_rows, xp), logits)                      # [N, C]
     counted = labels != ignore_index
     safe = xp.where(counted, labels, xp.zeros_like(labels))
     picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]                 # [N]
@@ -34,13 +51,12 @@ def cross_entropy_forward(bk, logits, labels, ignore_index=-100):
 
 
 def cross_entropy_backward(bk, dloss, cache):
-    # d loss / d logits = (softmax(logits) - onehot(label)) * counted / count
+    # d loss / d logits = (softmax(logits) - onehot(label)) * counted / count, in row blocks: the one-hot rows
+    # and their bool comparison are block-sized, not two more [N, C] arrays (123 MB and 31 MB for an MLM)
     xp, c = bk.xp, cache
     classes = bk.arange(c.logp.shape[1])
-    d = xp.exp(c.logp)
-    d -= xp.astype(c.safe[:, None] == classes[None, :], c.logp.dtype)              # in place: for a 30k vocab
-    d *= (c.counted * (dloss / c.count))[:, None]                                    # each [N, C] copy is large
-    return d
+    scale = (c.counted * (dloss / c.count))[:, None]                                 # [N, 1]
+    return bk.rowwise(partial(cross_entropy_backward_rows, xp, classes), c.logp, c.safe[:, None], scale)
 
 
 @dataclass
