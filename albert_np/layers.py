@@ -116,7 +116,7 @@ class AlbertLayerCache:
     attention_layer_norm: ops.LayerNormCache  # over x + dense output [N, H]
     ffn: ops.LinearCache                 # [N, H] -> [N, I]
     activation: ops.ActivationCache      # [N, I]
-    ffn_output: ops.LinearCache          # [N, I] -> [N, H]
+    ffn_output: ops.LinearCache          # [N, I] -> [N, H]; its input x not kept: the backward rebuilds it
     full_layer_layer_norm: ops.LayerNormCache  # over attention output + ffn output [N, H]
 
 
@@ -154,6 +154,7 @@ def albert_layer_forward(bk, p, lp, qkv, x, batch, cfg, act, training, save_for_
     f, act_cache = act.forward(bk, f, out=f if overwrite else None)
     record(trace, name + "ffn_act", f, (B, S, I))
     f, ffn_out_cache = ops.linear_forward(bk, f, p[lp + "ffn_output.weight"], p[lp + "ffn_output.bias"])
+    ffn_out_cache.x = None        # act(ffn) [N, I]: act.backward_with_output rebuilds it from the activation's cache
     record(trace, name + "ffn_output", f, (B, S, H))
     y, ln2_cache = ops.layernorm_forward(bk, f, p[lp + "full_layer_layer_norm.weight"],
                                          p[lp + "full_layer_layer_norm.bias"], cfg.layer_norm_eps, residual=attn_out)
@@ -173,11 +174,13 @@ def albert_layer_backward(bk, lp, dy, cache, act, cfg, grads, trace_grad=None, n
     accumulate(grads, lp + "full_layer_layer_norm.weight", dw)
     accumulate(grads, lp + "full_layer_layer_norm.bias", db)
     record(trace_grad, name + "ffn_output", df, (B, S, H))
-    dh, dw, db = ops.linear_backward(bk, df, c.ffn_output)
+    dh = bk.matmul(df, c.ffn_output.w)                              # d act(ffn) [N, I]
+    record(trace_grad, name + "ffn_act", dh, (B, S, I))
+    dh, y = act.backward_with_output(bk, dh, c.activation)         # y = act(ffn), the FFN output layer's input
+    dw, db = ops.linear_backward_weights(bk, df, y)
+    del y
     accumulate(grads, lp + "ffn_output.weight", dw)
     accumulate(grads, lp + "ffn_output.bias", db)
-    record(trace_grad, name + "ffn_act", dh, (B, S, I))
-    dh = act.backward(bk, dh, c.activation)
     record(trace_grad, name + "ffn", dh, (B, S, I))
     dattn, dw, db = ops.linear_backward(bk, dh, c.ffn)
     accumulate(grads, lp + "ffn.weight", dw)

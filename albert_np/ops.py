@@ -41,9 +41,12 @@ def linear_forward(bk, x, w, b):
 def linear_backward(bk, dy, cache):
     # dx = dy W;  dW = dy^T x;  db = sum_n dy
     dx = bk.matmul(dy, cache.w)
-    dw = bk.matmul(dy.T, cache.x)
-    db = bk.xp.sum(dy, axis=0)
-    return dx, dw, db
+    return (dx,) + linear_backward_weights(bk, dy, cache.x)
+
+
+def linear_backward_weights(bk, dy, x):
+    # (dW, db) = (dy^T x, sum_n dy): for a layer whose input the cache does not keep, rebuilt by the caller
+    return bk.matmul(dy.T, x), bk.xp.sum(dy, axis=0)
 
 
 # ---- LayerNorm --------------------------------------------------------------------------------------
@@ -154,6 +157,9 @@ def dropout_backward(bk, dy, cache):
 # ---- activations ------------------------------------------------------------------------------------
 # Each backward returns dx = dy * f'(x). The cache is the input x (the output for tanh): what f'(x) needs is
 # recomputed from it, which costs one pass in the backward and saves keeping a second [N, I] array per layer.
+# `backward_with_output` also returns the forward's output y, rebuilt bit for bit from the cache in the same
+# pass (for the gelus and silu from the very terms f'(x) needs), so the FFN need not keep y for its next
+# layer's weight gradient either: one [N, I] array less per layer in a training step.
 # A forward given out=x writes its output over its input, which saves allocating an [N, I] array when no backward
 # follows (inference); its cache is then not valid for a backward.
 
@@ -183,10 +189,20 @@ def gelu_new_rows(xp, x):
 
 
 def gelu_new_backward_rows(xp, dy, x):
-    # With th = tanh(t) = 2 sigmoid(2t) - 1:
+    return dy * gelu_new_derivative(xp, x, gelu_new_denominator(xp, x))
+
+
+def gelu_new_backward_output_rows(xp, dy, x):
+    # (dx, y): the backward and the forward's output x / e from one e
+    e = gelu_new_denominator(xp, x)
+    return dy * gelu_new_derivative(xp, x, e), x / e
+
+
+def gelu_new_derivative(xp, x, e):
+    # With e = gelu_new_denominator(x) and th = tanh(t) = 2 sigmoid(2t) - 1 = 2 / e - 1:
     #   dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 c x^2),  c = GELU_TANH_COEF
     # built in place below, one factor at a time, so no extra [rows, I] arrays are allocated.
-    th = 2.0 / gelu_new_denominator(xp, x) - 1.0
+    th = 2.0 / e - 1.0
     inner = x * x
     inner *= 3 * GELU_TANH_COEF
     inner += 1.0
@@ -197,7 +213,7 @@ def gelu_new_backward_rows(xp, dy, x):
     d += th
     d += 1.0
     d *= 0.5                                 # d = 0.5 (1 + th + x (1 - th^2) dt/dx)
-    return dy * d
+    return d
 
 
 def gelu_fast_tanh(xp, x):
@@ -211,10 +227,14 @@ def gelu_fast_rows(xp, x):
 
 
 def gelu_fast_backward_rows(xp, dy, x):
-    # dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) * 0.7978845608 (1 + 3 * 0.044715 x^2)
+    return gelu_fast_backward_output_rows(xp, dy, x)[0]
+
+
+def gelu_fast_backward_output_rows(xp, dy, x):
+    # dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) * 0.7978845608 (1 + 3 * 0.044715 x^2);  also y = 0.5 x (1 + th)
     th = gelu_fast_tanh(xp, x)
     dt = FAST_GELU_SQRT_2_OVER_PI * (1.0 + 3 * GELU_TANH_COEF * x * x)
-    return dy * (0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * dt)
+    return dy * (0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * dt), 0.5 * x * (1.0 + th)
 
 
 def gelu_rows(bk, x):
@@ -250,9 +270,13 @@ def silu_rows(xp, x):
 
 
 def silu_backward_rows(xp, dy, x):
-    # dy/dx = s + x s (1 - s),  s = sigmoid(x)
+    return silu_backward_output_rows(xp, dy, x)[0]
+
+
+def silu_backward_output_rows(xp, dy, x):
+    # dy/dx = s + x s (1 - s),  s = sigmoid(x);  also y = x s
     s = sigmoid(xp, x)
-    return dy * (s * (1.0 + x * (1.0 - s)))
+    return dy * (s * (1.0 + x * (1.0 - s))), x * s
 
 
 def tanh_backward_rows(xp, dy, y):
@@ -268,12 +292,20 @@ def gelu_new_backward(bk, dy, cache):
     return bk.rowwise(partial(gelu_new_backward_rows, bk.xp), dy, cache.x)
 
 
+def gelu_new_backward_output(bk, dy, cache):
+    return bk.rowwise(partial(gelu_new_backward_output_rows, bk.xp), dy, cache.x)
+
+
 def gelu_fast_forward(bk, x, out=None):
     return bk.rowwise(partial(gelu_fast_rows, bk.xp), x, out=out), ActivationCache(x=x)
 
 
 def gelu_fast_backward(bk, dy, cache):
     return bk.rowwise(partial(gelu_fast_backward_rows, bk.xp), dy, cache.x)
+
+
+def gelu_fast_backward_output(bk, dy, cache):
+    return bk.rowwise(partial(gelu_fast_backward_output_rows, bk.xp), dy, cache.x)
 
 
 def gelu_forward(bk, x, out=None):
@@ -285,6 +317,10 @@ def gelu_backward(bk, dy, cache):
     return bk.rowwise(partial(gelu_backward_rows, bk.xp), dy, cache.x, cache.cdf)
 
 
+def gelu_backward_output(bk, dy, cache):
+    return gelu_backward(bk, dy, cache), cache.x * cache.cdf                  # y = x Phi(x), as gelu_rows
+
+
 def relu_forward(bk, x, out=None):
     return bk.rowwise(partial(relu_rows, bk.xp), x, out=out), ActivationCache(x=x)
 
@@ -293,12 +329,20 @@ def relu_backward(bk, dy, cache):
     return bk.rowwise(partial(relu_backward_rows, bk.xp), dy, cache.x)
 
 
+def relu_backward_output(bk, dy, cache):
+    return relu_backward(bk, dy, cache), bk.rowwise(partial(relu_rows, bk.xp), cache.x)
+
+
 def silu_forward(bk, x, out=None):
     return bk.rowwise(partial(silu_rows, bk.xp), x, out=out), ActivationCache(x=x)
 
 
 def silu_backward(bk, dy, cache):
     return bk.rowwise(partial(silu_backward_rows, bk.xp), dy, cache.x)
+
+
+def silu_backward_output(bk, dy, cache):
+    return bk.rowwise(partial(silu_backward_output_rows, bk.xp), dy, cache.x)
 
 
 def tanh_forward(bk, x, out=None):
@@ -310,20 +354,26 @@ def tanh_backward(bk, dy, cache):
     return bk.rowwise(partial(tanh_backward_rows, bk.xp), dy, cache.y)
 
 
+def tanh_backward_output(bk, dy, cache):
+    return tanh_backward(bk, dy, cache), cache.y                               # tanh keeps its output anyway
+
+
 class Activation(NamedTuple):
-    forward: Callable    # (bk, x, out=None) -> (y, ActivationCache)
-    backward: Callable   # (bk, dy, ActivationCache) -> dx
+    forward: Callable               # (bk, x, out=None) -> (y, ActivationCache)
+    backward: Callable              # (bk, dy, ActivationCache) -> dx
+    backward_with_output: Callable  # (bk, dy, ActivationCache) -> (dx, y), y bit for bit the forward's output
 
 
 ACTIVATIONS = {
-    "gelu_new": Activation(gelu_new_forward, gelu_new_backward),
-    "gelu_pytorch_tanh": Activation(gelu_new_forward, gelu_new_backward),  # the same tanh formula, fused in torch
-    "gelu_fast": Activation(gelu_fast_forward, gelu_fast_backward),
-    "gelu": Activation(gelu_forward, gelu_backward),
-    "relu": Activation(relu_forward, relu_backward),
-    "silu": Activation(silu_forward, silu_backward),
-    "swish": Activation(silu_forward, silu_backward),
-    "tanh": Activation(tanh_forward, tanh_backward),
+    "gelu_new": Activation(gelu_new_forward, gelu_new_backward, gelu_new_backward_output),
+    # the same tanh formula, fused in torch
+    "gelu_pytorch_tanh": Activation(gelu_new_forward, gelu_new_backward, gelu_new_backward_output),
+    "gelu_fast": Activation(gelu_fast_forward, gelu_fast_backward, gelu_fast_backward_output),
+    "gelu": Activation(gelu_forward, gelu_backward, gelu_backward_output),
+    "relu": Activation(relu_forward, relu_backward, relu_backward_output),
+    "silu": Activation(silu_forward, silu_backward, silu_backward_output),
+    "swish": Activation(silu_forward, silu_backward, silu_backward_output),
+    "tanh": Activation(tanh_forward, tanh_backward, tanh_backward_output),
 }
 
 

@@ -86,13 +86,26 @@ def test_embedding_backward_accumulates_repeats_and_skips_padding_row():
 
 @pytest.mark.parametrize("act", sorted(ops.ACTIVATIONS))
 def test_activation_backward_matches_finite_differences(act):
-    fwd, bwd = ops.get_activation(act)
+    fwd, bwd = ops.get_activation(act).forward, ops.get_activation(act).backward
     x = rng.normal(size=(5, 7)) * 2
     x[np.abs(x) < 1e-3] = 0.5  # keep relu's kink away from the finite-difference stencil
     G = rng.normal(size=x.shape)
     _, cache = fwd(BK, x)
     dx = bwd(BK, G, cache)
     assert_close(dx, numerical_grad(lambda: float(np.sum(fwd(BK, x)[0] * G)), x))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act", sorted(ops.ACTIVATIONS))
+def test_activation_backward_with_output_rebuilds_the_forward_bit_for_bit(act, dtype):
+    # The FFN keeps only the activation's input; its backward rebuilds the output for the next weight gradient.
+    a = ops.get_activation(act)
+    x = (rng.normal(size=(64, 96)) * 3).astype(dtype)
+    G = rng.normal(size=x.shape).astype(dtype)
+    y, cache = a.forward(BK, x)
+    dx, y_again = a.backward_with_output(BK, G, cache)
+    np.testing.assert_array_equal(y_again, y)
+    np.testing.assert_array_equal(dx, a.backward(BK, G, cache))
 
 
 def test_softmax_backward_matches_finite_differences():
