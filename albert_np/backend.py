@@ -136,6 +136,15 @@ class Backend:
     def rng_state(self, state: dict):
         self._rng.bit_generator.state = state
 
+    def take_generator(self, other: "Backend"):
+        """Continue from `other`'s random state (model.to() moving to this backend): the same host generator
+        state, so NumPy draws the same dropout masks and initial weights; CuPy's device generator is seeded
+        from that state, so a seeded run stays reproducible after the move."""
+        host = np.random.default_rng()
+        host.bit_generator.state = other.rng_state
+        self.seed(int(host.integers(2**63)))
+        self.rng_state = other.rng_state
+
     def uniform(self, shape, dtype):
         """Uniform [0, 1) samples of `shape` on the device (dropout masks)."""
         if self._device_rng is not None:

@@ -34,7 +34,8 @@ ALBERT_DEFAULTS = {
     "tie_word_embeddings": True,
 }
 
-# Fields every transformers config has (PreTrainedConfig) that change what an ALBERT model does or returns.
+# Fields every transformers config has (PreTrainedConfig), with its defaults. Those that change what an ALBERT
+# model does or returns are honoured; `dtype` is the weights' dtype when saved, `is_encoder_decoder` always false.
 COMMON_DEFAULTS = {
     "problem_type": None,
     "output_hidden_states": False,
@@ -42,7 +43,14 @@ COMMON_DEFAULTS = {
     "return_dict": True,
     "chunk_size_feed_forward": 0,
     "architectures": None,
+    "dtype": None,
+    "is_encoder_decoder": False,
 }
+
+# What transformers 5.24's PreTrainedConfig().to_dict() holds besides transformers_version, _name_or_path and
+# model_type: to_diff_dict() leaves out a key whose value equals it, as transformers' does.
+BASE_CONFIG_DEFAULTS = {**COMMON_DEFAULTS, "id2label": {0: "LABEL_0", 1: "LABEL_1"},
+                        "label2id": {"LABEL_0": 0, "LABEL_1": 1}}
 
 # The activations albert_np implements (ops.ACTIVATIONS; tests/test_config.py checks the two lists agree).
 HIDDEN_ACTS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish", "tanh")
@@ -61,6 +69,7 @@ class AlbertConfig:
         num_labels = kwargs.pop("num_labels", None)
         id2label = kwargs.pop("id2label", None)
         label2id = kwargs.pop("label2id", None)
+        self._name_or_path = str(kwargs.pop("_name_or_path", ""))
         for key, default in {**ALBERT_DEFAULTS, **COMMON_DEFAULTS}.items():
             setattr(self, key, copy.deepcopy(kwargs.pop(key, default)))
         kwargs.pop("model_type", None)
@@ -81,6 +90,7 @@ class AlbertConfig:
             self.id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}
         if num_labels is not None and num_labels != len(self.id2label):
             self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+            label2id = None   # the names changed: label2id follows them (transformers' num_labels setter)
         if label2id is not None and not isinstance(label2id, dict):
             raise ValueError(f"AlbertConfig.label2id must be a dict {{name: id}}, got {label2id!r}")
         self.label2id = dict(label2id) if label2id is not None else {v: k for k, v in self.id2label.items()}
@@ -132,7 +142,8 @@ class AlbertConfig:
             if value is not None:
                 _check_int(key, value, low=0, high=self.vocab_size - 1,
                            what=f"None or a token id in [0, vocab_size - 1 = {self.vocab_size - 1}]")
-        for key in ("tie_word_embeddings", "output_hidden_states", "output_attentions", "return_dict"):
+        for key in ("tie_word_embeddings", "output_hidden_states", "output_attentions", "return_dict",
+                    "is_encoder_decoder"):
             value = getattr(self, key)
             if not isinstance(value, bool):
                 raise ValueError(f"AlbertConfig.{key} must be true or false, got {value!r} ({type(value).__name__})")
@@ -140,6 +151,8 @@ class AlbertConfig:
         if self.architectures is not None and (
                 not isinstance(self.architectures, list) or not all(isinstance(a, str) for a in self.architectures)):
             raise ValueError(f"AlbertConfig.architectures must be None or a list of class names, got {self.architectures!r}")
+        if self.dtype is not None and not isinstance(self.dtype, str):
+            raise ValueError(f"AlbertConfig.dtype must be None or a dtype name such as 'float32', got {self.dtype!r}")
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"AlbertConfig.problem_type must be None or one of {PROBLEM_TYPES}, got {self.problem_type!r}")
         if not all(isinstance(v, str) for v in self.id2label.values()):
@@ -151,22 +164,57 @@ class AlbertConfig:
 
     # ---- (de)serialisation -------------------------------------------------------------------------
 
+    @property
+    def name_or_path(self) -> str:
+        """The folder (or file) from_pretrained read this config from; "" for a config built in code."""
+        return self._name_or_path
+
     def to_dict(self) -> dict:
-        """All fields, as transformers writes them into config.json."""
-        out = {key: copy.deepcopy(getattr(self, key)) for key in ALBERT_DEFAULTS}
-        for key, default in COMMON_DEFAULTS.items():
-            value = getattr(self, key)
-            if value != default:
-                out[key] = copy.deepcopy(value)
-        if self.num_labels != 2 or any(v != f"LABEL_{k}" for k, v in self.id2label.items()):
-            out["id2label"] = {str(k): v for k, v in self.id2label.items()}
-            out["label2id"] = dict(self.label2id)
+        """Every field, with the keys transformers 5.24's AlbertConfig().to_dict() has (id2label with int keys).
+
+        Two differences: `transformers_version` is there only when the config was read from a file that had
+        it (then kept as read), since no version of transformers wrote a config albert_np built; and label2id
+        given id2label alone is id2label inverted, where transformers 5.24 leaves it None. Keys from a
+        config.json that albert_np does not know (finetuning_task, ...) are included as read.
+        """
+        out = {key: copy.deepcopy(getattr(self, key)) for key in (*ALBERT_DEFAULTS, *COMMON_DEFAULTS)}
+        out["id2label"] = dict(self.id2label)
+        out["label2id"] = dict(self.label2id)
+        out["_name_or_path"] = self._name_or_path
         out.update(copy.deepcopy(self._extra))
         out["model_type"] = self.model_type
         return dict(sorted(out.items()))
 
-    def to_json_string(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+    def to_diff_dict(self) -> dict:
+        """to_dict() without the keys whose value is transformers' PreTrainedConfig default, and without
+        `_name_or_path`: what config.json holds (transformers' to_diff_dict). Every ALBERT field is kept."""
+        out = {}
+        for key, value in self.to_dict().items():
+            if key == "_name_or_path":
+                continue
+            if key not in BASE_CONFIG_DEFAULTS or value != BASE_CONFIG_DEFAULTS[key]:
+                out[key] = value
+        return out
+
+    def to_json_string(self, use_diff: bool = True) -> str:
+        """The config as JSON text (sorted keys, 2-space indent), as transformers': use_diff=True (the default)
+        writes to_diff_dict(), what config.json holds; use_diff=False writes every field, to_dict()."""
+        if not isinstance(use_diff, bool):
+            raise TypeError(f"to_json_string(use_diff=...) takes True or False, got {use_diff!r}")
+        d = self.to_diff_dict() if use_diff else self.to_dict()
+        if "id2label" in d:
+            d["id2label"] = {str(k): v for k, v in d["id2label"].items()}
+        return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, json_file_path, use_diff: bool = True) -> None:
+        """Write to_json_string(use_diff) to `json_file_path`, atomically (a crash leaves the old file whole
+        or the new one, never half of one). from_json_file / from_pretrained read it back."""
+        path = os.fspath(json_file_path)
+        text = self.to_json_string(use_diff=use_diff)
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"to_json_file needs a file path, but {path!r} is a folder; pass "
+                                    f"{os.path.join(path, CONFIG_NAME)!r}, or use save_pretrained({path!r})")
+        atomic_write_text(path, text)
 
     @classmethod
     def from_dict(cls, d: dict) -> "AlbertConfig":
@@ -205,6 +253,7 @@ class AlbertConfig:
             )
         d = cls.from_json_file(file).to_dict()
         d.update(overrides)
+        d["_name_or_path"] = path
         return cls.from_dict(d)
 
     def save_pretrained(self, path):
@@ -214,7 +263,8 @@ class AlbertConfig:
         atomic_write_text(os.path.join(path, CONFIG_NAME), self.to_json_string())
 
     def __eq__(self, other):
-        return isinstance(other, AlbertConfig) and self.to_dict() == other.to_dict()
+        """Equal fields; where the config was read from (name_or_path) does not count."""
+        return isinstance(other, AlbertConfig) and self.to_diff_dict() == other.to_diff_dict()
 
     def __repr__(self):
         return f"AlbertConfig {self.to_json_string()}"

@@ -42,7 +42,7 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[tuple[st
         raise ValueError(f"no {tokenizer.mask_token} in {text!r}: write {tokenizer.mask_token} where a word should be guessed")
     with no_grad():                                     # inference: keep no tape for a backward
         out = model(input_ids=ids, attention_mask=np.asarray(enc["attention_mask"]),
-                    token_type_ids=np.asarray(enc["token_type_ids"]))
+                    token_type_ids=np.asarray(enc["token_type_ids"]), return_dict=True)
     logits = out.logits if "logits" in out else out.prediction_logits
     logits = model.backend.to_numpy(logits)[0].astype(np.float64)
     results = []

@@ -41,12 +41,14 @@ class AlbertModel(AlbertPreTrainedModel):
         super().__init__(config, dtype=dtype, backend=backend, seed=seed, params=params)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, output_hidden_states=None, output_attentions=None, output_trace=False):
+                inputs_embeds=None, output_hidden_states=None, output_attentions=None, output_trace=False,
+                return_dict=None):
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         trace = {} if output_trace else None
         seq, pooled, hs, att = self._run_albert(batch, output_hidden_states, output_attentions, trace)
         last = self.xp.reshape(seq, (batch.batch_size, batch.seq_len, self.config.hidden_size))
-        return self._finish(BaseModelOutputWithPooling, batch, inputs_embeds, trace, last_hidden_state=last,
+        return self._finish(return_dict,
+                            BaseModelOutputWithPooling, batch, inputs_embeds, trace, last_hidden_state=last,
                             pooler_output=pooled, hidden_states=hs, attentions=att)
 
     def _output_shapes(self, tape):
@@ -74,7 +76,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, sentence_order_label=None, output_hidden_states=None,
-                output_attentions=None, output_trace=False):
+                output_attentions=None, output_trace=False, return_dict=None):
         bk, xp, cfg = self.backend, self.xp, self.config
         if (labels is None) != (sentence_order_label is None):
             given = "labels" if labels is not None else "sentence_order_label"
@@ -101,7 +103,8 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
             terms = [LossTerm("prediction_logits", losses.cross_entropy_backward, 1.0, mlm_loss_cache),
                      LossTerm("sop_logits", losses.cross_entropy_backward, 1.0, sop_loss_cache)]
         prediction_logits = xp.reshape(logits, (B, S, cfg.vocab_size))
-        return self._finish(AlbertForPreTrainingOutput, batch, inputs_embeds, trace, (mlm_cache, sop_cache), loss,
+        return self._finish(return_dict,
+                            AlbertForPreTrainingOutput, batch, inputs_embeds, trace, (mlm_cache, sop_cache), loss,
                             terms, prediction_logits=prediction_logits, sop_logits=sop, hidden_states=hs,
                             attentions=att)
 
@@ -132,7 +135,7 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=None, output_attentions=None,
-                output_trace=False):
+                output_trace=False, return_dict=None):
         cfg = self.config
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         B, S = batch.batch_size, batch.seq_len
@@ -143,7 +146,8 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
                                                     (B, S), trace)
         loss, terms = self._token_loss(logits, labels, batch, cfg.vocab_size, "logits")
         logits = self.xp.reshape(logits, (B, S, cfg.vocab_size))
-        return self._finish(MaskedLMOutput, batch, inputs_embeds, trace, head_cache, loss, terms, logits=logits,
+        return self._finish(return_dict,
+                            MaskedLMOutput, batch, inputs_embeds, trace, head_cache, loss, terms, logits=logits,
                             hidden_states=hs, attentions=att)
 
     def _head_backward(self, douts, tape, grads, trace_grad):
@@ -163,7 +167,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=None, output_attentions=None,
-                output_trace=False):
+                output_trace=False, return_dict=None):
         cfg = self.config
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         trace = {} if output_trace else None
@@ -174,7 +178,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         loss = terms = None
         if labels is not None:
             loss, terms = self._loss(logits, labels, batch.batch_size)
-        return self._finish(SequenceClassifierOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
+        return self._finish(return_dict, SequenceClassifierOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
                             logits=logits, hidden_states=hs, attentions=att)
 
     def problem_type_for(self, labels) -> str:
@@ -219,7 +223,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=None, output_attentions=None,
-                output_trace=False):
+                output_trace=False, return_dict=None):
         bk, cfg = self.backend, self.config
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, ndim=3)
         B, C = batch.lead_shape
@@ -233,7 +237,8 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
             y = prepare_labels(bk, labels, "labels", (B,), "class", C)
             loss, cache = losses.cross_entropy_forward(bk, logits, y)
             terms = [LossTerm("logits", losses.cross_entropy_backward, 1.0, cache)]
-        return self._finish(MultipleChoiceModelOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
+        return self._finish(return_dict,
+                            MultipleChoiceModelOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
                             logits=logits, hidden_states=hs, attentions=att)
 
     def _head_backward(self, douts, tape, grads, trace_grad):
@@ -252,7 +257,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=None, output_attentions=None,
-                output_trace=False):
+                output_trace=False, return_dict=None):
         cfg = self.config
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         B, S, n = batch.batch_size, batch.seq_len, cfg.num_labels
@@ -263,7 +268,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
                                                       self.training, (B, S, n), trace)
         loss, terms = self._token_loss(logits, labels, batch, n, "logits")
         logits = self.xp.reshape(logits, (B, S, n))
-        return self._finish(TokenClassifierOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
+        return self._finish(return_dict, TokenClassifierOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
                             logits=logits, hidden_states=hs, attentions=att)
 
     def _head_backward(self, douts, tape, grads, trace_grad):
@@ -286,7 +291,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, start_positions=None, end_positions=None, output_hidden_states=None,
-                output_attentions=None, output_trace=False):
+                output_attentions=None, output_trace=False, return_dict=None):
         bk, xp = self.backend, self.xp
         if (start_positions is None) != (end_positions is None):
             given = "start_positions" if start_positions is not None else "end_positions"
@@ -309,7 +314,8 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
             loss = (start_loss + end_loss) / 2
             terms = [LossTerm("start_logits", losses.cross_entropy_backward, 0.5, start_cache),
                      LossTerm("end_logits", losses.cross_entropy_backward, 0.5, end_cache)]
-        return self._finish(QuestionAnsweringModelOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
+        return self._finish(return_dict,
+                            QuestionAnsweringModelOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
                             start_logits=start, end_logits=end, hidden_states=hs, attentions=att)
 
     def _head_backward(self, douts, tape, grads, trace_grad):

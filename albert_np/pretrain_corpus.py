@@ -121,7 +121,7 @@ def pretraining_accuracy(model, batches) -> dict:
     mlm_hits = mlm_total = sop_hits = pairs = 0
     loss_sum = 0.0
     for batch in batches:
-        out = model(**batch)
+        out = model(**batch, return_dict=True)
         logits = model.backend.to_numpy(out.prediction_logits)
         sop = model.backend.to_numpy(out.sop_logits)
         where = batch["labels"] != pdata.IGNORE_INDEX
@@ -230,7 +230,7 @@ def pretrain(args) -> dict:
         for step in range(state.step + 1, stop_at + 1):
             optimizer.lr = args.lr * polynomial_warmup_schedule(step - 1, args.warmup, args.steps)
             batch = pdata.collate([next(stream) for _ in range(args.batch_size)])
-            out = model(**batch)
+            out = model(**batch, return_dict=True)
             loss = float(out.loss)
             check_finite(loss, "loss", step, optimizer.lr, args.clip)
             grads = model.backward()

@@ -8,16 +8,18 @@ With `output_trace=True` the output's `trace` holds every intermediate by transf
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import types
 import warnings
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable
+from typing import Any, Callable
 
 from . import layers, losses, ops
-from .backend import get_backend
+from .backend import Backend, get_backend
 from .checkpoint import (
     albert_param_shapes, load_weights, normalize_keys, read_checkpoint_dir, write_model_dir,
     write_model_files,
@@ -152,14 +154,176 @@ class AlbertPreTrainedModel:
             self._albert = view
         return self._albert
 
-    def num_parameters(self) -> int:
-        n = 0
-        for shape in self.param_shapes().values():
-            size = 1
-            for s in shape:
-                size *= s
-            n += size
-        return n
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """The number of weights, as transformers' num_parameters(): each shared or tied array once (the MLM
+        decoder is the word-embedding table). exclude_embeddings=True leaves out the three embedding tables
+        (word, position, token type), transformers' nn.Embedding weights. only_trainable changes nothing:
+        albert_np has no way to freeze a weight (the optimizers update every array in model.params)."""
+        _check_flag("num_parameters", "only_trainable", only_trainable)
+        _check_flag("num_parameters", "exclude_embeddings", exclude_embeddings)
+        return sum(math.prod(shape) for name, shape in self.param_shapes().items()
+                   if not (exclude_embeddings and name.endswith(_EMBEDDING_TABLES)))
+
+    def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
+        """(checkpoint key, array) for every weight, in transformers' named_parameters() order, as torch's: an
+        array shared under two names is given once (remove_duplicate=True); `prefix` is put before each name.
+        The arrays are the live ones (as model.params), not copies."""
+        seen = set()
+        for name, array in self.params.items():
+            if remove_duplicate:
+                if id(array) in seen:
+                    continue
+                seen.add(id(array))
+            yield (prefix + "." + name if prefix else name), array
+
+    # ---- the word embeddings ----
+
+    def get_input_embeddings(self):
+        """The word-embedding table [vocab_size, embedding_size]: the array itself, not a copy (albert_np has
+        no nn.Module; transformers returns the nn.Embedding holding this table)."""
+        return self.params[self.prefix + _WORD_EMBEDDINGS]
+
+    def set_input_embeddings(self, value) -> None:
+        """Replace the word-embedding table by `value` (an array of any backend, or nested lists) of shape
+        [vocab_size, embedding_size], converted to the model's backend and dtype. The MLM heads' decoder is
+        tied to it, so it changes too. For another number of tokens use resize_token_embeddings()."""
+        key = self.prefix + _WORD_EMBEDDINGS
+        host = to_host(self.backend, value, "set_input_embeddings(value)")
+        want = tuple(self.params[key].shape)
+        if host.shape != want:
+            raise ValueError(
+                f"set_input_embeddings(value) got shape {host.shape}, but the table is {want} (vocab_size "
+                f"{want[0]}, embedding_size {want[1]}); for another vocabulary size call "
+                f"resize_token_embeddings(new_num_tokens) first")
+        self.params[key] = self.backend.asarray(host.astype(self.dtype), dtype=self._xp_dtype)
+        self._drop_tapes()
+
+    def get_output_embeddings(self):
+        """The MLM decoder's weight in AlbertForMaskedLM and AlbertForPreTraining: the word-embedding table
+        itself (tied); None in the classes without a language-model head, as in transformers."""
+        return self.get_input_embeddings() if _MLM_BIAS in self.params else None
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
+                                mean_resizing: bool = True):
+        """Grow or shrink the vocabulary to `new_num_tokens` rows, as transformers' resize_token_embeddings.
+
+        Rows are kept or cut at the end. New rows, as in transformers: mean_resizing=True (its default) draws
+        them from a normal with the old rows' mean and 1e-9 times their covariance (just the mean when that is
+        not positive definite); mean_resizing=False draws N(0, initializer_range), transformers' _init_weights.
+        The draws come from the model's generator (its `seed`). The MLM decoder stays tied to the table and its
+        bias (predictions.bias) grows with zeros. config.vocab_size is updated. pad_to_multiple_of rounds the
+        size up; new_num_tokens=None with it pads the current size. Returns the new table
+        (get_input_embeddings()). An optimizer built before holds the old table: build it after resizing.
+        """
+        if new_num_tokens is not None and (not _is_int(new_num_tokens) or new_num_tokens < 1):
+            raise ValueError(f"resize_token_embeddings(new_num_tokens={new_num_tokens!r}): give a positive number "
+                             "of tokens, e.g. len(tokenizer) after adding tokens to it")
+        if pad_to_multiple_of is not None and (not _is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
+            raise ValueError(f"resize_token_embeddings(pad_to_multiple_of={pad_to_multiple_of!r}): give a positive "
+                             "integer (e.g. 64) or None")
+        _check_flag("resize_token_embeddings", "mean_resizing", mean_resizing)
+        self._check_owns_weights("resize_token_embeddings")
+        old_table = self.get_input_embeddings()
+        old_n = int(old_table.shape[0])
+        if pad_to_multiple_of is not None:
+            n = old_n if new_num_tokens is None else new_num_tokens
+            new_num_tokens = -(-n // pad_to_multiple_of) * pad_to_multiple_of
+        if new_num_tokens is None or new_num_tokens == old_n:
+            return old_table
+        try:   # special-token ids the shrunk vocabulary would lose: the config could not be loaded again
+            AlbertConfig.from_dict({**self.config.to_dict(), "vocab_size": new_num_tokens})
+        except ValueError as e:
+            raise ValueError(f"resize_token_embeddings(new_num_tokens={new_num_tokens}) leaves a config no model "
+                             f"can be built from: {e}; keep more tokens or change those ids first") from None
+        bk, xp, keep = self.backend, self.xp, min(old_n, new_num_tokens)
+        f64 = bk.dtype("float64")
+        table = xp.astype(old_table, f64)
+        rows = [table[:keep, ...]]
+        if new_num_tokens > old_n:
+            added, width = new_num_tokens - old_n, int(table.shape[1])
+            if mean_resizing:
+                mean = xp.mean(table, axis=0)
+                centered = table - mean
+                covariance = xp.matmul(xp.permute_dims(centered, (1, 0)), centered) / old_n
+                new_rows = xp.broadcast_to(mean[None, :], (added, width))
+                root = _cholesky_or_none(xp, 1e-9 * covariance)
+                if root is not None:   # else not positive definite: the mean alone, as transformers does
+                    new_rows = new_rows + xp.matmul(bk.normal((added, width), 1.0, f64), xp.permute_dims(root, (1, 0)))
+                rows.append(new_rows)
+            else:
+                rows.append(bk.normal((added, width), self.config.initializer_range, f64))
+        self.params[self.prefix + _WORD_EMBEDDINGS] = xp.astype(xp.concat(rows, axis=0), self._xp_dtype)
+        if _MLM_BIAS in self.params:
+            bias = self.params[_MLM_BIAS][:keep]
+            if new_num_tokens > old_n:
+                bias = xp.concat([bias, bk.zeros((new_num_tokens - old_n,), self._xp_dtype)], axis=0)
+            self.params[_MLM_BIAS] = bias
+        self.config.vocab_size = new_num_tokens
+        self._drop_tapes()
+        return self.get_input_embeddings()
+
+    # ---- backend and dtype ----
+
+    def to(self, *targets, backend=None, dtype=None):
+        """Move every weight to another array library and/or cast it, as torch's `module.to(device or dtype)`;
+        returns the model itself.
+
+        Each positional target is a backend ("numpy", "cupy", an Array-API namespace module such as
+        array_api_strict, or an albert_np.Backend) or a dtype ("float32", "float64", or NumPy's np.float32 /
+        np.float64); `backend=` and `dtype=` name them explicitly. The weights end up as
+        from_pretrained(backend=..., dtype=...) would have made them. The random generator's state carries
+        over (CuPy's device generator, which draws dropout masks there, is seeded from it), and so does the
+        thread count. Every thread's tape is dropped (its arrays live on the old backend): run a forward
+        before the next backward(). Optimizers hold the old arrays: build them after moving, as in torch.
+        """
+        for target in targets:
+            kind, value = _classify_target(target)
+            if (backend if kind == "backend" else dtype) is not None:
+                raise TypeError(f"model.to() got two {kind}s ({value!r} and "
+                                f"{backend if kind == 'backend' else dtype!r}); give one")
+            if kind == "backend":
+                backend = value
+            else:
+                dtype = value
+        if dtype is not None:
+            kind, dtype = _classify_target(dtype)
+            if kind != "dtype":
+                raise TypeError(f"model.to(dtype={dtype!r}): dtype must be 'float32' or 'float64'")
+        if backend is not None:
+            kind, backend = _classify_target(backend)
+            if kind != "backend":
+                raise TypeError(f"model.to(backend={backend!r}): backend must be 'numpy', 'cupy', an Array-API "
+                                "namespace module or an albert_np.Backend")
+        self._check_owns_weights("to")
+        old = self.backend
+        new = old if backend is None else get_backend(backend)
+        if new is not old and (new.xp, new.device) == (old.xp, old.device):
+            new = old    # the same library and device: nothing moves
+        elif new is not old and not isinstance(backend, Backend):   # a Backend given is used as it is
+            new.take_generator(old)
+            new.num_threads, new.block_bytes = old.num_threads, old.block_bytes
+        dtype = self.dtype if dtype is None else dtype
+        if new is old and dtype == self.dtype:
+            return self
+        xp_dtype = new.dtype(dtype)
+        for key in list(self.params):
+            self.params[key] = new.asarray(old.to_numpy(self.params[key]).astype(dtype), dtype=xp_dtype)
+        views = [self] + ([self._albert] if self._albert is not None else [])
+        for m in views:
+            m.backend, m.xp, m.dtype, m._xp_dtype = new, new.xp, dtype, xp_dtype
+        self._drop_tapes()
+        return self
+
+    def _check_owns_weights(self, method):
+        if isinstance(self.params, PrefixedParams):
+            raise RuntimeError(f"model.albert.{method}() would change only the encoder's part of its parent's "
+                               f"weights; call {method}() on the model itself (its model.albert follows)")
+
+    def _drop_tapes(self):
+        """Forget every thread's tape (after the weights changed shape, backend or dtype)."""
+        self._local = threading.local()
+        if self._albert is not None:
+            self._albert._local = self._local
 
     @property
     def training(self) -> bool:
@@ -234,7 +398,7 @@ class AlbertPreTrainedModel:
 
     def _files_to_save(self):
         self.config.architectures = [type(self).__name__]
-        self.config._extra["dtype"] = self.dtype
+        self.config.dtype = self.dtype
         return {k: self.backend.to_numpy(v) for k, v in self.params.items()}, self.config
 
     # ---- running ----
@@ -269,8 +433,16 @@ class AlbertPreTrainedModel:
         self._local.pending = Tape(type(self).__name__, pre, batch, emb_cache, enc_cache, pool_cache) if save else None
         return h, pooled, hs, att
 
-    def _finish(self, output_cls, batch, inputs_embeds, trace, head=None, loss=None, loss_terms=None, **outputs):
-        """Keep the tape (when grads are on) with the head's caches, and build the output record."""
+    def _finish(self, return_dict, output_cls, batch, inputs_embeds, trace, head=None, loss=None, loss_terms=None,
+                **outputs):
+        """Keep the tape (when grads are on) with the head's caches, and build the output record: a ModelOutput,
+        or with return_dict=False (or config.return_dict false) its to_tuple(), as transformers' forward."""
+        if return_dict is None:
+            return_dict = self.config.return_dict
+        elif not isinstance(return_dict, bool):
+            self._local.pending = None
+            raise TypeError(f"{type(self).__name__}(return_dict={return_dict!r}): return_dict must be True (an "
+                            f"output with named fields), False (a tuple) or None (config.return_dict)")
         tape, self._local.pending = self._local.pending, None
         if loss is not None:
             outputs["loss"] = loss
@@ -283,7 +455,8 @@ class AlbertPreTrainedModel:
                                  else (*batch.lead_shape, batch.seq_len, self.config.embedding_size))
             tape.trace_names = None if trace is None else list(trace)
             self._local.tape = tape
-        return output_cls(**outputs)
+        out = output_cls(**outputs)
+        return out if return_dict else out.to_tuple()
 
     def backward(self, grad_outputs: dict | None = None) -> dict:
         """Gradients of this thread's last forward's loss (or of sum(output * grad_outputs[name])) for every weight.
@@ -374,6 +547,60 @@ class AlbertPreTrainedModel:
         y = prepare_labels(self.backend, labels, "labels", (batch.batch_size * batch.seq_len,), "class", num_classes)
         loss, cache = losses.cross_entropy_forward(self.backend, logits, y)
         return loss, [LossTerm(output, losses.cross_entropy_backward, 1.0, cache)]
+
+
+_WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+_MLM_BIAS = "predictions.bias"
+_EMBEDDING_TABLES = ("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                     "embeddings.token_type_embeddings.weight")
+_DTYPE_NAMES = ("float32", "float64")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_flag(method, name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{method}({name}={value!r}): {name} must be True or False")
+
+
+def _cholesky_or_none(xp, matrix):
+    """The lower Cholesky factor of `matrix`, or None when it is not positive definite (NumPy raises
+    LinAlgError, CuPy may return NaNs)."""
+    try:
+        root = xp.linalg.cholesky(matrix)
+    except Exception as e:     # numpy.linalg.LinAlgError, without importing NumPy here
+        if "LinAlgError" not in type(e).__name__:
+            raise
+        return None
+    return root if bool(xp.all(xp.isfinite(root))) else None
+
+
+def _classify_target(target) -> tuple[str, object]:
+    """("backend", target) or ("dtype", its name) for a target of model.to(), or a clear error."""
+    if target is None:
+        raise TypeError("model.to(None): give a backend ('numpy', 'cupy', an Array-API namespace module) or a "
+                        "dtype ('float32', 'float64')")
+    if isinstance(target, Backend) or isinstance(target, types.ModuleType):
+        return "backend", target
+    if isinstance(target, str):
+        if target in ("numpy", "cupy"):
+            return "backend", target
+        if target in _DTYPE_NAMES:
+            return "dtype", target
+        hint = ""
+        if target.split(":")[0].lower() in ("cpu", "cuda", "gpu", "mps"):
+            hint = (" albert_np picks an array library, not a device: 'numpy' runs on the CPU, 'cupy' on an "
+                    "NVIDIA GPU.")
+        raise ValueError(f"model.to({target!r}): unknown backend or dtype; use 'numpy', 'cupy', an Array-API "
+                         f"namespace module (e.g. array_api_strict), 'float32' or 'float64'.{hint}")
+    # a dtype object: NumPy's np.float64 or np.dtype("float64"), a namespace's xp.float64, torch.float64
+    for name in (getattr(target, "name", None), getattr(target, "__name__", None), str(target).rsplit(".", 1)[-1]):
+        if name in _DTYPE_NAMES:
+            return "dtype", name
+    raise TypeError(f"model.to({target!r}): {type(target).__name__} is neither a backend ('numpy', 'cupy', an "
+                    "Array-API namespace module, an albert_np.Backend) nor a dtype ('float32', 'float64')")
 
 
 def _check_config_keywords(cls_name, path, overrides):

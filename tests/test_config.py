@@ -87,3 +87,72 @@ def test_a_config_with_every_field_at_the_edge_of_its_range_is_accepted():
                           initializer_range=0, layer_norm_eps=1e-30, pad_token_id=4, bos_token_id=None, eos_token_id=0,
                           num_labels=1, chunk_size_feed_forward=0)
     assert (cfg.num_labels, cfg.pad_token_id, cfg.classifier_dropout_prob) == (1, 4, None)
+
+
+# transformers 5.24's AlbertConfig().to_dict() keys, less transformers_version (see AlbertConfig.to_dict)
+TRANSFORMERS_KEYS = sorted(ALBERT_DEFAULTS) + sorted([
+    "_name_or_path", "architectures", "chunk_size_feed_forward", "dtype", "id2label", "is_encoder_decoder",
+    "label2id", "model_type", "output_attentions", "output_hidden_states", "problem_type", "return_dict"])
+
+
+def test_to_dict_has_every_key_transformers_has_and_to_diff_dict_what_config_json_holds():
+    cfg = an.AlbertConfig()
+    full = cfg.to_dict()
+    assert sorted(full) == sorted(TRANSFORMERS_KEYS)
+    assert (full["return_dict"], full["output_hidden_states"], full["problem_type"], full["dtype"]) == (True, False, None, None)
+    assert full["id2label"] == {0: "LABEL_0", 1: "LABEL_1"} and full["label2id"] == {"LABEL_0": 0, "LABEL_1": 1}
+    assert sorted(cfg.to_diff_dict()) == sorted([*ALBERT_DEFAULTS, "model_type"])
+    changed = an.AlbertConfig(num_labels=3, return_dict=False).to_diff_dict()
+    assert changed["return_dict"] is False and changed["id2label"] == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+
+
+def test_to_json_string_writes_the_diff_by_default_and_every_field_with_use_diff_false(tmp_path):
+    cfg = an.AlbertConfig(hidden_size=64, num_attention_heads=4, num_labels=3)
+    assert json.loads(cfg.to_json_string()) == json.loads(cfg.to_json_string(use_diff=True))
+    assert "return_dict" not in json.loads(cfg.to_json_string())
+    full = json.loads(cfg.to_json_string(use_diff=False))
+    assert full["return_dict"] is True and full["id2label"] == {"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"}
+    cfg.save_pretrained(tmp_path)
+    assert (tmp_path / "config.json").read_text() == cfg.to_json_string()
+    with pytest.raises(TypeError, match=r"to_json_string\(use_diff=...\) takes True or False, got 'yes'"):
+        cfg.to_json_string(use_diff="yes")
+
+
+@pytest.mark.parametrize("use_diff", [True, False])
+def test_to_json_file_writes_atomically_and_reads_back_equal(tmp_path, use_diff):
+    import unittest.mock
+
+    cfg = an.AlbertConfig(hidden_size=64, num_attention_heads=4, id2label={0: "neg", 1: "pos"})
+    path = tmp_path / "my_config.json"
+    cfg.to_json_file(path, use_diff=use_diff)
+    assert an.AlbertConfig.from_json_file(path) == cfg == an.AlbertConfig.from_pretrained(path)
+    before = path.read_text()
+    with unittest.mock.patch("albert_np.io_utils.os.replace", side_effect=OSError("disk full")):
+        with pytest.raises(OSError, match="disk full"):
+            an.AlbertConfig(num_labels=5).to_json_file(path, use_diff=use_diff)
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["my_config.json"]
+    with pytest.raises(IsADirectoryError, match=r"to_json_file needs a file path, but .* is a folder; pass .*config.json"):
+        cfg.to_json_file(tmp_path)
+
+
+def test_from_pretrained_records_where_it_read_and_equality_ignores_it(tmp_path):
+    cfg = an.AlbertConfig(hidden_size=64, num_attention_heads=4)
+    cfg.save_pretrained(tmp_path)
+    again = an.AlbertConfig.from_pretrained(tmp_path)
+    assert again.name_or_path == str(tmp_path) == again.to_dict()["_name_or_path"] and cfg.name_or_path == ""
+    assert again == cfg and "_name_or_path" not in again.to_diff_dict()
+
+
+def test_num_labels_override_renames_label2id_too(tmp_path):
+    an.AlbertConfig(hidden_size=64, num_attention_heads=4, id2label={0: "neg", 1: "pos"}).save_pretrained(tmp_path)
+    cfg = an.AlbertConfig.from_pretrained(tmp_path, num_labels=3)
+    assert cfg.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+    assert cfg.label2id == {"LABEL_0": 0, "LABEL_1": 1, "LABEL_2": 2}
+
+
+def test_a_saved_models_config_records_its_dtype(tmp_path):
+    from factory import tiny_config
+
+    an.AlbertModel(tiny_config(), dtype="float64").save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["dtype"] == "float64"
+    assert an.AlbertConfig.from_pretrained(tmp_path).dtype == "float64"

@@ -406,3 +406,22 @@ def test_lone_surrogate_raises_naming_argument_and_position(text, argument, posi
     args = (text[0], text[1]) if isinstance(text, tuple) else (text,)
     with pytest.raises(ValueError, match=rf"{argument} holds a lone surrogate U\+D[89A-F][0-9A-F]{{2}} at position {position}"):
         tok(*args)
+
+
+def test_word_ids_number_the_words_of_each_text_as_transformers_fast_tokenizer():
+    # Expected values: transformers 5.24's AlbertTokenizer (fast) on the bundled tiny-albert tokenizer;
+    # tests/test_model_api_live.py and test_tokenizer_live.py compare many more texts live.
+    from albert_np.demo import bundled_model_dir
+
+    tokenizer = AlbertTokenizer.from_pretrained(bundled_model_dir())
+    enc = tokenizer("hello [MASK] world")
+    assert enc.tokens() == ["[CLS]", "▁", "h", "e", "l", "l", "o", "[MASK]", "▁", "w", "o", "r", "l", "d", "[SEP]"]
+    assert enc.word_ids() == [None, 0, 0, 0, 0, 0, 0, 1, 2, 2, 2, 2, 2, 2, None]
+    assert tokenizer("x▁y z").word_ids() == [None, 0, 0, 1, 1, 2, 2, None]      # cut before a "▁" inside a word
+    pair = tokenizer(["a b", "x"], ["c d e", "y"], padding=True)
+    assert pair.tokens(0) == ["[CLS]", "▁a", "▁", "b", "[SEP]", "▁", "c", "▁", "d", "▁", "e", "[SEP]"]
+    assert pair.word_ids(0) == [None, 0, 1, 1, None, 0, 0, 1, 1, 2, 2, None]     # each text counts from 0
+    assert pair.sequence_ids(0) == [None, 0, 0, 0, None, 1, 1, 1, 1, 1, 1, None]
+    assert pair.word_ids(1)[-4:] == [None, None, None, None]                      # [SEP] and padding
+    windows = tokenizer(["a b c d e f"], truncation=True, max_length=5, stride=1, return_overflowing_tokens=True)
+    assert [windows.word_ids(i) for i in range(3)] == [[None, 0, 1, 1, None], [None, 1, 2, 2, None], [None, 2, 3, 3, None]]

@@ -121,6 +121,7 @@ def compare_texts(model_dir, config, texts):
         same = all(ref[f][i] == out[f][i] for f in fields)
         same = same and [tuple(o) for o in ref["offset_mapping"][i]] == out["offset_mapping"][i]
         same = same and ref.tokens(i) == out.tokens(i)
+        same = same and ref.word_ids(i) == out.word_ids(i) and ref.sequence_ids(i) == out.sequence_ids(i)
         for skip in (False, True):
             same = same and theirs.decode(ref["input_ids"][i], skip_special_tokens=skip) == ours.decode(out["input_ids"][i], skip_special_tokens=skip)
         if not same:
@@ -165,6 +166,10 @@ def outcome(tokenizer, args, kwargs):
             raise
         return "raised"
     result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in out.items()}
+    ids = result["input_ids"]
+    rows = len(ids) if ids and isinstance(ids[0], list) else 1
+    result["word_ids"] = [out.word_ids(i) for i in range(rows)]
+    result["sequence_ids"] = [out.sequence_ids(i) for i in range(rows)]
     if "offset_mapping" in result:
         rows = result["offset_mapping"]
         nested = bool(rows) and isinstance(rows[0], list) and rows[0] and isinstance(rows[0][0], (list, tuple))

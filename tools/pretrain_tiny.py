@@ -54,7 +54,9 @@ def train_sentencepiece(lines, folder) -> str:
 def build_tokenizer(folder) -> AlbertTokenizer:
     """SentencePiece on the synthetic corpus, wrapped as a lower-casing AlbertTokenizer saved into `folder`."""
     model_file = train_sentencepiece(synthetic.tokenizer_corpus(seed=0), folder)
-    tokenizer = AlbertTokenizer(model_file, do_lower_case=True)
+    # model_max_length = the model's positions, so truncation=True cuts where the model must
+    positions = int(MODEL_ARGS[MODEL_ARGS.index("--max-position-embeddings") + 1])
+    tokenizer = AlbertTokenizer(model_file, do_lower_case=True, model_max_length=positions)
     for word in ("france", "paris", "tokyo", "italy", "portuguese"):
         pieces = tokenizer.tokenize(word)
         if len(pieces) != 1:

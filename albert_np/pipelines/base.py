@@ -84,7 +84,7 @@ class Pipeline:
                     ids[i, :n], mask[i, :n] = f.input_ids, f.attention_mask
                     if self.send_token_type_ids:
                         types[i, :n] = f.token_type_ids
-                out = self.model(input_ids=ids, token_type_ids=types, attention_mask=mask)
+                out = self.model(input_ids=ids, token_type_ids=types, attention_mask=mask, return_dict=True)
                 wanted = names or [self.output_name_for(out)]
                 values = {name: self.model.backend.to_numpy(out[name]) for name in wanted}
                 for i, f in enumerate(chunk):

@@ -283,24 +283,30 @@ class AlbertTokenizer:
 
     def _encode_text(self, text, sequence_id, with_offsets):
         """The tokens of one text (no special framing) as an Encoding row."""
-        ids, tokens, offsets = [], [], []
+        ids, tokens, offsets, words = [], [], [], []  # words: each token's word index (tokenizers' word_ids)
+        n_words = 0
         for part in self._added_tokens.split(text):
             if part.token is not None:
                 ids.append(part.token.token_id)
                 tokens.append(text[part.start : part.end])  # lstrip/rstrip whitespace included, as in transformers
                 offsets.append((part.start, part.end))
+                words.append(n_words)  # an added token is a word of its own
+                n_words += 1
                 continue
             normalized, spans = self._normalizer.normalize(text[part.start : part.end])
             pretokens = pre_tokenize(normalized)
             part_tokens = []
             for pretoken in pretokens:
-                word_tokens, word_ids = self._unigram.segment(pretoken.text)
+                word_tokens, word_token_ids = self._unigram.segment(pretoken.text)
+                words.extend([n_words] * len(word_tokens))
+                n_words += 1
                 part_tokens.extend(word_tokens)
-                ids.extend(word_ids)
+                ids.extend(word_token_ids)
             tokens.extend(part_tokens)
             if with_offsets:
                 offsets.extend(piece_offsets(part_tokens, pretokens, spans, part.start))
-        return Encoding.of_text(ids, tokens, offsets if with_offsets else [(0, 0)] * len(ids), sequence_id)
+        offsets = offsets if with_offsets else [(0, 0)] * len(ids)
+        return Encoding.of_text(ids, tokens, offsets, sequence_id, words)
 
     # --- the public encoding API ---
 

@@ -8,23 +8,25 @@ class Encoding:
     """One row of output with tokenizers' Encoding fields (lists of equal length), plus the windows
     truncation cut off."""
 
-    FIELDS = ("ids", "tokens", "offsets", "type_ids", "special_tokens_mask", "attention_mask", "sequence_ids")
+    FIELDS = ("ids", "tokens", "offsets", "type_ids", "special_tokens_mask", "attention_mask", "sequence_ids",
+              "word_ids")
     __slots__ = FIELDS + ("overflowing",)
 
-    def __init__(self, ids, tokens, offsets, type_ids, special_tokens_mask, attention_mask, sequence_ids):
+    def __init__(self, ids, tokens, offsets, type_ids, special_tokens_mask, attention_mask, sequence_ids, word_ids):
         self.ids, self.tokens, self.offsets, self.type_ids = ids, tokens, offsets, type_ids
         self.special_tokens_mask, self.attention_mask, self.sequence_ids = special_tokens_mask, attention_mask, sequence_ids
+        self.word_ids = word_ids  # the word each token comes from (None for special tokens and padding)
         self.overflowing = []  # [Encoding]: the windows truncation cut off, in order
 
     @classmethod
-    def of_text(cls, ids, tokens, offsets, sequence_id):
+    def of_text(cls, ids, tokens, offsets, sequence_id, word_ids):
         """The tokens of one text (sequence_id 0 for the first text of a pair, 1 for the second)."""
         n = len(ids)
-        return cls(ids, tokens, offsets, [sequence_id] * n, [0] * n, [1] * n, [sequence_id] * n)
+        return cls(ids, tokens, offsets, [sequence_id] * n, [0] * n, [1] * n, [sequence_id] * n, word_ids)
 
     @classmethod
     def special_token(cls, token, token_id, type_id):
-        return cls([token_id], [token], [(0, 0)], [type_id], [1], [1], [None])
+        return cls([token_id], [token], [(0, 0)], [type_id], [1], [1], [None], [None])
 
     def __len__(self):
         return len(self.ids)
@@ -78,7 +80,7 @@ class Encoding:
             return
         fill = {
             "ids": pad_id, "tokens": pad_token, "offsets": (0, 0), "type_ids": pad_type_id,
-            "special_tokens_mask": 1, "attention_mask": 0, "sequence_ids": None,
+            "special_tokens_mask": 1, "attention_mask": 0, "sequence_ids": None, "word_ids": None,
         }  # fmt: skip
         for field, value in fill.items():
             current = getattr(self, field)
@@ -194,7 +196,8 @@ def pad_rows(rows, length, pad_to_multiple_of, pad_id, pad_token, pad_type_id, s
 class BatchEncoding(dict):
     """What the tokenizer returns: a dict of lists (or NumPy arrays), keys in transformers' order.
 
-    Keys read as attributes too (``enc.input_ids``); ``tokens(i)`` and ``sequence_ids(i)`` describe row i.
+    Keys read as attributes too (``enc.input_ids``); ``tokens(i)``, ``sequence_ids(i)`` and ``word_ids(i)``
+    describe row i, as transformers' fast tokenizers' methods do.
     """
 
     def __init__(self, data, rows):
@@ -207,13 +210,20 @@ class BatchEncoding(dict):
         except KeyError:
             raise AttributeError(f"BatchEncoding has no key or attribute {name!r}") from None
 
-    def tokens(self, batch_index=0):
+    def tokens(self, batch_index: int = 0) -> list[str]:
         """The token strings of row `batch_index`, special tokens and padding included."""
         return list(self._rows[batch_index].tokens)
 
-    def sequence_ids(self, batch_index=0):
+    def sequence_ids(self, batch_index: int = 0) -> list[int | None]:
         """For each token of row `batch_index`: 0 (first text), 1 (second text) or None (special/padding)."""
         return list(self._rows[batch_index].sequence_ids)
+
+    def word_ids(self, batch_index: int = 0) -> list[int | None]:
+        """For each token of row `batch_index`: the index of the word it comes from in its text, or None for
+        special tokens and padding. Words are what pre-tokenization cuts, as in transformers' fast tokenizer
+        (WhitespaceSplit + Metaspace): whitespace-separated runs, further cut before a "▁" inside them; an
+        added token written in the text ("[MASK]") is a word of its own. Each text of a pair counts from 0."""
+        return list(self._rows[batch_index].word_ids)
 
 
 @dataclass(frozen=True)
