@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
+from ._types import PathLike
 from .config import CONFIG_NAME, AlbertConfig
+from .pretrained import AlbertPreTrainedModel
 from .modeling import (
     AlbertForMaskedLM,
     AlbertForMultipleChoice,
@@ -60,7 +63,7 @@ class AutoConfig:
         raise OSError("AutoConfig is not instantiated: use AutoConfig.from_pretrained(folder)")
 
     @staticmethod
-    def from_pretrained(path, **overrides) -> AlbertConfig:
+    def from_pretrained(path: PathLike, **overrides: Any) -> AlbertConfig:
         read_config_dict(path)
         return AlbertConfig.from_pretrained(path, **overrides)
 
@@ -72,7 +75,7 @@ class AutoTokenizer:
         raise OSError("AutoTokenizer is not instantiated: use AutoTokenizer.from_pretrained(folder)")
 
     @staticmethod
-    def from_pretrained(path, **kwargs) -> AlbertTokenizer:
+    def from_pretrained(path: PathLike, **kwargs: Any) -> AlbertTokenizer:
         path = os.fspath(path)
         if not os.path.isdir(path):
             raise FileNotFoundError(f"no folder at {path!r}: pass a local folder holding {SPIECE_MODEL} "
@@ -104,12 +107,12 @@ class _AutoModelBase:
                       " or .from_config(config)")
 
     @classmethod
-    def from_pretrained(cls, path, **kwargs):
+    def from_pretrained(cls, path: PathLike, **kwargs: Any) -> AlbertPreTrainedModel:
         read_config_dict(path)
         return cls.model_class.from_pretrained(path, **kwargs)
 
     @classmethod
-    def from_config(cls, config: AlbertConfig, **kwargs):
+    def from_config(cls, config: AlbertConfig, **kwargs: Any) -> AlbertPreTrainedModel:
         if not isinstance(config, AlbertConfig):
             raise TypeError(f"{cls.__name__}.from_config needs an AlbertConfig, got {type(config).__name__}")
         return cls.model_class(config, **kwargs)

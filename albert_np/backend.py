@@ -12,6 +12,7 @@ the GEMM splitting behind them are in the private module _parallel.py.
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,7 +25,7 @@ _DTYPES = ("float32", "float64")
 class Backend:
     """An Array-API namespace `xp`, the device arrays live on, and the extras the standard lacks."""
 
-    def __init__(self, xp, name: str, device=None, seed: int | None = None):
+    def __init__(self, xp: Any, name: str, device: Any = None, seed: int | None = None):
         self.xp = xp
         self.name = name
         self.device = device
@@ -32,38 +33,38 @@ class Backend:
         self.block_bytes = 512 * 1024              # `rowwise` block size: fits the CPU's L2 cache
         self.seed(seed)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"
 
     # ---- dtypes and moving data --------------------------------------------------------------------
 
-    def dtype(self, name: str):
+    def dtype(self, name: str) -> Any:
         """The namespace's floating dtype called `name` ("float32" or "float64")."""
         if name not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {name!r}")
         return getattr(self.xp, name)
 
-    def asarray(self, x, dtype=None):
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
         """Put host data (NumPy array, list, scalar) or an array of this namespace on the backend's device."""
         return self.xp.asarray(x, dtype=dtype, **self._on_device())
 
-    def is_array(self, x) -> bool:
+    def is_array(self, x: Any) -> bool:
         """True when `x` already belongs to this backend's namespace (so no host copy is needed)."""
         if self.name == "numpy":
             return isinstance(x, np.ndarray)
         return type(x).__module__.split(".")[0] == self.xp.__name__.split(".")[0] and hasattr(x, "shape")
 
-    def to_numpy(self, x):
+    def to_numpy(self, x: Any) -> np.ndarray | None:
         """A NumPy copy of `x` on the host, from any backend (None passes through)."""
         return to_numpy(x)
 
-    def zeros(self, shape, dtype):
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Any:
         return self.xp.zeros(shape, dtype=dtype, **self._on_device())
 
-    def ones(self, shape, dtype):
+    def ones(self, shape: tuple[int, ...], dtype: Any) -> Any:
         return self.xp.ones(shape, dtype=dtype, **self._on_device())
 
-    def arange(self, n: int):
+    def arange(self, n: int) -> Any:
         return self.xp.arange(n, **self._on_device())
 
     def _on_device(self) -> dict:
@@ -72,7 +73,7 @@ class Backend:
 
     # ---- what the standard lacks -------------------------------------------------------------------
 
-    def erf(self, x):
+    def erf(self, x: Any) -> Any:
         """The error function, elementwise (needed by the exact `gelu`)."""
         if self.name == "cupy":
             import cupyx.scipy.special
@@ -80,7 +81,7 @@ class Backend:
             return cupyx.scipy.special.erf(x)
         return _erf_series(self.xp, x)
 
-    def index_add(self, target, index, values):
+    def index_add(self, target: Any, index: Any, values: Any) -> Any:
         """target[index[i]] += values[i] for every i, accumulating repeated indices (embedding backward).
 
         target: [V, E], index: [N] integers, values: [N, E]. Updates `target` in place and returns it.
@@ -102,7 +103,7 @@ class Backend:
 
     # ---- work shared among threads on NumPy (the machinery is in _parallel.py) -------------------------
 
-    def rowwise(self, f, *arrays, out=None):
+    def rowwise(self, f: Callable[..., Any], *arrays: Any, out: Any = None) -> Any:
         """f(*arrays) for an `f` that treats every row (the last axis) on its own: an activation, softmax, LayerNorm.
 
         `arrays` share their leading shape; `f` returns one array or a tuple of arrays with that leading shape
@@ -112,15 +113,15 @@ class Backend:
         """
         return _parallel.rowwise(self, f, *arrays, out=out)
 
-    def batchwise(self, f, *arrays):
+    def batchwise(self, f: Callable[..., Any], *arrays: Any) -> Any:
         """f(*arrays) for an `f` that treats every item of the first axis on its own (attention, per sequence)."""
         return _parallel.batchwise(self, f, *arrays)
 
-    def matmul(self, a, b, bias=None):
+    def matmul(self, a: Any, b: Any, bias: Any = None) -> Any:
         """a @ b (+ bias, broadcast over the last axis), as `xp.matmul`; on NumPy a large product is shared among threads."""
         return _parallel.matmul(self, a, b, bias)
 
-    def seed(self, seed: int | None):
+    def seed(self, seed: int | None) -> None:
         """Reseed the generators behind dropout masks and weight initialisation."""
         self._rng = np.random.default_rng(seed)
         # On the GPU, dropout masks are drawn there: copying a [B, heads, S, S] mask from the host per layer is slow.
@@ -133,10 +134,10 @@ class Backend:
         return self._rng.bit_generator.state
 
     @rng_state.setter
-    def rng_state(self, state: dict):
+    def rng_state(self, state: dict) -> None:
         self._rng.bit_generator.state = state
 
-    def take_generator(self, other: "Backend"):
+    def take_generator(self, other: Backend) -> None:
         """Continue from `other`'s random state (model.to() moving to this backend): the same host generator
         state, so NumPy draws the same dropout masks and initial weights; CuPy's device generator is seeded
         from that state, so a seeded run stays reproducible after the move."""
@@ -145,13 +146,13 @@ class Backend:
         self.seed(int(host.integers(2**63)))
         self.rng_state = other.rng_state
 
-    def uniform(self, shape, dtype):
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """Uniform [0, 1) samples of `shape` on the device (dropout masks)."""
         if self._device_rng is not None:
             return self._device_rng.random(shape, dtype=dtype)
         return self.asarray(self._rng.random(shape), dtype=dtype)
 
-    def normal(self, shape, std: float, dtype):
+    def normal(self, shape: tuple[int, ...], std: float, dtype: Any) -> Any:
         """Normal(0, std) samples on the device (weight initialisation of missing heads)."""
         return self.asarray(self._rng.normal(0.0, std, size=shape), dtype=dtype)
 
@@ -195,7 +196,7 @@ def _erf_series(xp, x):
     return xp.where(x < 0, -value, value)
 
 
-def to_numpy(x):
+def to_numpy(x: Any) -> np.ndarray | None:
     """A NumPy copy of an array from NumPy, CuPy or any Array-API namespace (None passes through)."""
     if x is None or isinstance(x, np.ndarray):
         return x
@@ -209,7 +210,7 @@ def to_numpy(x):
     return np.asarray(x)
 
 
-def get_backend(backend="numpy", device=None, seed: int | None = None) -> Backend:
+def get_backend(backend: Any = "numpy", device: Any = None, seed: int | None = None) -> Backend:
     """Resolve "numpy", "cupy", an Array-API namespace module, or a Backend into a Backend."""
     if isinstance(backend, Backend):
         return backend

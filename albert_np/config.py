@@ -6,7 +6,9 @@ import copy
 import json
 import math
 import os
+from typing import Any
 
+from ._types import PathLike
 from .checkpoint import checkpoint_folder
 from .io_utils import atomic_write_text, finish_interrupted_save, make_target_folder
 
@@ -65,7 +67,7 @@ class AlbertConfig:
 
     model_type = "albert"
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any):
         num_labels = kwargs.pop("num_labels", None)
         id2label = kwargs.pop("id2label", None)
         label2id = kwargs.pop("label2id", None)
@@ -103,7 +105,7 @@ class AlbertConfig:
         return len(self.id2label)
 
     @num_labels.setter
-    def num_labels(self, n: int):
+    def num_labels(self, n: int) -> None:
         _check_int("num_labels", n, low=1, what="a positive integer (2 for a binary classifier)")
         if n != self.num_labels:
             self.id2label = {i: f"LABEL_{i}" for i in range(n)}
@@ -111,7 +113,7 @@ class AlbertConfig:
 
     # ---- checks ------------------------------------------------------------------------------------
 
-    def validate(self):
+    def validate(self) -> None:
         """Fail early on a config no ALBERT model can be built from: a ValueError naming the field, value and range."""
         for key in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
                     "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
@@ -206,7 +208,7 @@ class AlbertConfig:
             d["id2label"] = {str(k): v for k, v in d["id2label"].items()}
         return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
-    def to_json_file(self, json_file_path, use_diff: bool = True) -> None:
+    def to_json_file(self, json_file_path: PathLike, use_diff: bool = True) -> None:
         """Write to_json_string(use_diff) to `json_file_path`, atomically (a crash leaves the old file whole
         or the new one, never half of one). from_json_file / from_pretrained read it back."""
         path = os.fspath(json_file_path)
@@ -226,7 +228,7 @@ class AlbertConfig:
         return cls(**d)
 
     @classmethod
-    def from_json_file(cls, path) -> "AlbertConfig":
+    def from_json_file(cls, path: PathLike) -> "AlbertConfig":
         try:
             with open(path, encoding="utf-8") as f:
                 d = json.load(f)
@@ -239,7 +241,7 @@ class AlbertConfig:
         return cls.from_dict(d)
 
     @classmethod
-    def from_pretrained(cls, path, **overrides) -> "AlbertConfig":
+    def from_pretrained(cls, path: PathLike, **overrides: Any) -> "AlbertConfig":
         """Read `path/config.json` (or `path` itself when it is a file); keyword arguments override fields."""
         path = os.fspath(path)
         if os.path.isfile(path) and path.endswith(".json"):
@@ -256,17 +258,17 @@ class AlbertConfig:
         d["_name_or_path"] = path
         return cls.from_dict(d)
 
-    def save_pretrained(self, path):
+    def save_pretrained(self, path: PathLike) -> None:
         """Write `path/config.json` atomically; nothing else in `path` is touched (a file at `path` is an error)."""
         make_target_folder(path)
         finish_interrupted_save(path)   # else a later roll-forward of an older save would undo this write
         atomic_write_text(os.path.join(path, CONFIG_NAME), self.to_json_string())
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         """Equal fields; where the config was read from (name_or_path) does not count."""
         return isinstance(other, AlbertConfig) and self.to_diff_dict() == other.to_diff_dict()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"AlbertConfig {self.to_json_string()}"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from typing import Any, Callable
 
 _state = threading.local()
 
@@ -32,7 +33,7 @@ class no_grad:
         _state.enabled = self._previous
         return False
 
-    def __call__(self, func):
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             with no_grad():

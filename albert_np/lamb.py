@@ -40,9 +40,10 @@ class LAMB:
     means "the same as exclude_from_weight_decay".
     """
 
-    def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
-                 weight_decay: float = 0.01, exclude_from_weight_decay=ALBERT_EXCLUDE_FROM_WEIGHT_DECAY,
-                 exclude_from_layer_adaptation=None):
+    def __init__(self, params: dict, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-6,
+                 weight_decay: float = 0.01,
+                 exclude_from_weight_decay: tuple[str, ...] | list[str] = ALBERT_EXCLUDE_FROM_WEIGHT_DECAY,
+                 exclude_from_layer_adaptation: tuple[str, ...] | list[str] | None = None):
         _check("lr", lr, isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0,
                "pass a learning rate >= 0 (ALBERT used 0.00176 with batch 4096)")
         _check("betas", betas, isinstance(betas, (tuple, list)) and len(betas) == 2
@@ -109,7 +110,7 @@ class LAMB:
         """Step count, learning rate and the moments: what resuming a run needs."""
         return {"t": self.t, "lr": self.lr, "m": dict(self.m), "v": dict(self.v)}
 
-    def load_state_dict(self, state: dict):
+    def load_state_dict(self, state: dict) -> None:
         """Resume from state_dict(); the moments must belong to this optimizer's weights."""
         missing = [k for k in ("t", "lr", "m", "v") if k not in state]
         if missing:

@@ -12,8 +12,12 @@ head's caches and loss terms on this thread's tape; `_head_backward` is the head
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import heads, losses
+from ._types import ArrayLike
 from .checkpoint import linear_shapes, mlm_head_shapes
+from .config import AlbertConfig
 from .inputs import prepare_labels, to_host
 from .outputs import (
     AlbertForPreTrainingOutput, BaseModelOutputWithPooling, MaskedLMOutput, MultipleChoiceModelOutput,
@@ -36,13 +40,16 @@ class AlbertModel(AlbertPreTrainedModel):
     is_base_model = True
     output_names = ("last_hidden_state", "pooler_output")
 
-    def __init__(self, config, dtype="float32", backend="numpy", seed=None, params=None, add_pooling_layer=True):
+    def __init__(self, config: AlbertConfig, dtype: str = "float32", backend: Any = "numpy", seed: int | None = None,
+                 params: dict | None = None, add_pooling_layer: bool = True):
         self.add_pooling_layer = add_pooling_layer
         super().__init__(config, dtype=dtype, backend=backend, seed=seed, params=params)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, output_hidden_states=None, output_attentions=None, output_trace=False,
-                return_dict=None):
+    def forward(self, input_ids: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                inputs_embeds: ArrayLike | None = None, output_hidden_states: bool | None = None,
+                output_attentions: bool | None = None, output_trace: bool = False,
+                return_dict: bool | None = None) -> BaseModelOutputWithPooling | tuple:
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         trace = {} if output_trace else None
         seq, pooled, hs, att = self._run_albert(batch, output_hidden_states, output_attentions, trace)
@@ -67,16 +74,19 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
 
     output_names = ("prediction_logits", "sop_logits")
 
-    def head_shapes(self):
+    def head_shapes(self) -> dict:
         return {**mlm_head_shapes(self.config),
                 **linear_shapes("sop_classifier.classifier", self.config.num_labels, self.config.hidden_size)}
 
     def _check_head_config(self):
         _require_tied(self.config)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, sentence_order_label=None, output_hidden_states=None,
-                output_attentions=None, output_trace=False, return_dict=None):
+    def forward(self, input_ids: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                inputs_embeds: ArrayLike | None = None, labels: ArrayLike | None = None,
+                sentence_order_label: ArrayLike | None = None, output_hidden_states: bool | None = None,
+                output_attentions: bool | None = None, output_trace: bool = False,
+                return_dict: bool | None = None) -> AlbertForPreTrainingOutput | tuple:
         bk, xp, cfg = self.backend, self.xp, self.config
         if (labels is None) != (sentence_order_label is None):
             given = "labels" if labels is not None else "sentence_order_label"
@@ -127,15 +137,17 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
     add_pooling_layer = False
     output_names = ("logits",)
 
-    def head_shapes(self):
+    def head_shapes(self) -> dict:
         return mlm_head_shapes(self.config)
 
     def _check_head_config(self):
         _require_tied(self.config)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_hidden_states=None, output_attentions=None,
-                output_trace=False, return_dict=None):
+    def forward(self, input_ids: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                inputs_embeds: ArrayLike | None = None, labels: ArrayLike | None = None,
+                output_hidden_states: bool | None = None, output_attentions: bool | None = None,
+                output_trace: bool = False, return_dict: bool | None = None) -> MaskedLMOutput | tuple:
         cfg = self.config
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         B, S = batch.batch_size, batch.seq_len
@@ -162,12 +174,14 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
 
     output_names = ("logits",)
 
-    def head_shapes(self):
+    def head_shapes(self) -> dict:
         return linear_shapes("classifier", self.config.num_labels, self.config.hidden_size)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_hidden_states=None, output_attentions=None,
-                output_trace=False, return_dict=None):
+    def forward(self, input_ids: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                inputs_embeds: ArrayLike | None = None, labels: ArrayLike | None = None,
+                output_hidden_states: bool | None = None, output_attentions: bool | None = None,
+                output_trace: bool = False, return_dict: bool | None = None) -> SequenceClassifierOutput | tuple:
         cfg = self.config
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         trace = {} if output_trace else None
@@ -181,7 +195,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         return self._finish(return_dict, SequenceClassifierOutput, batch, inputs_embeds, trace, head_cache, loss, terms,
                             logits=logits, hidden_states=hs, attentions=att)
 
-    def problem_type_for(self, labels) -> str:
+    def problem_type_for(self, labels: ArrayLike) -> str:
         """config.problem_type if set, else transformers' rule for these labels: 1 label -> regression; int labels
         -> single-label; else multi-label. Decided per call and not written into the config, so a later call
         with other labels gets its own answer."""
@@ -218,12 +232,14 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
 
     output_names = ("logits",)
 
-    def head_shapes(self):
+    def head_shapes(self) -> dict:
         return linear_shapes("classifier", 1, self.config.hidden_size)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_hidden_states=None, output_attentions=None,
-                output_trace=False, return_dict=None):
+    def forward(self, input_ids: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                inputs_embeds: ArrayLike | None = None, labels: ArrayLike | None = None,
+                output_hidden_states: bool | None = None, output_attentions: bool | None = None,
+                output_trace: bool = False, return_dict: bool | None = None) -> MultipleChoiceModelOutput | tuple:
         bk, cfg = self.backend, self.config
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, ndim=3)
         B, C = batch.lead_shape
@@ -252,12 +268,14 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
     add_pooling_layer = False
     output_names = ("logits",)
 
-    def head_shapes(self):
+    def head_shapes(self) -> dict:
         return linear_shapes("classifier", self.config.num_labels, self.config.hidden_size)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_hidden_states=None, output_attentions=None,
-                output_trace=False, return_dict=None):
+    def forward(self, input_ids: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                inputs_embeds: ArrayLike | None = None, labels: ArrayLike | None = None,
+                output_hidden_states: bool | None = None, output_attentions: bool | None = None,
+                output_trace: bool = False, return_dict: bool | None = None) -> TokenClassifierOutput | tuple:
         cfg = self.config
         batch = self._prepare(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
         B, S, n = batch.batch_size, batch.seq_len, cfg.num_labels
@@ -282,16 +300,19 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
     add_pooling_layer = False
     output_names = ("start_logits", "end_logits")
 
-    def head_shapes(self):
+    def head_shapes(self) -> dict:
         return linear_shapes("qa_outputs", self.config.num_labels, self.config.hidden_size)
 
     def _check_head_config(self):
         if self.config.num_labels != 2:
             raise ValueError(f"AlbertForQuestionAnswering needs num_labels=2 (start and end scores), got {self.config.num_labels}")
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, start_positions=None, end_positions=None, output_hidden_states=None,
-                output_attentions=None, output_trace=False, return_dict=None):
+    def forward(self, input_ids: ArrayLike | None = None, attention_mask: ArrayLike | None = None,
+                token_type_ids: ArrayLike | None = None, position_ids: ArrayLike | None = None,
+                inputs_embeds: ArrayLike | None = None, start_positions: ArrayLike | None = None,
+                end_positions: ArrayLike | None = None, output_hidden_states: bool | None = None,
+                output_attentions: bool | None = None, output_trace: bool = False,
+                return_dict: bool | None = None) -> QuestionAnsweringModelOutput | tuple:
         bk, xp = self.backend, self.xp
         if (start_positions is None) != (end_positions is None):
             given = "start_positions" if start_positions is not None else "end_positions"

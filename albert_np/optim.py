@@ -41,7 +41,8 @@ class AdamW:
     and ours, decays every weight.
     """
 
-    def __init__(self, params: dict, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, no_decay=()):
+    def __init__(self, params: dict, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01, no_decay: tuple[str, ...] = ()):
         self.lr = lr   # checked by the property below
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"AdamW betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}")
@@ -63,11 +64,11 @@ class AdamW:
         return self._lr
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: float) -> None:
         _check_real("lr", value, ">= 0 (e.g. 1e-3)", lambda v: v >= 0.0)
         self._lr = value
 
-    def step(self, grads: dict):
+    def step(self, grads: dict) -> None:
         """Apply one update from `grads` ({name: gradient}); names without a gradient are left alone.
 
         All updates are computed before any is applied: if one weight (or moment) would become NaN or inf, nothing
@@ -113,7 +114,7 @@ class AdamW:
         """Step count, learning rate and the moment estimates: what resuming a run needs."""
         return {"t": self.t, "lr": self.lr, "m": dict(self.m), "v": dict(self.v)}
 
-    def load_state_dict(self, state: dict):
+    def load_state_dict(self, state: dict) -> None:
         """Resume from state_dict(); the moments must belong to this optimizer's weights."""
         unknown = [k for k in list(state["m"]) + list(state["v"]) if k not in self.params]
         if unknown:

@@ -16,9 +16,10 @@ import warnings
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from . import layers, losses, ops
+from ._types import Array, ArrayLike, PathLike
 from .backend import Backend, get_backend
 from .checkpoint import (
     albert_param_shapes, load_weights, normalize_keys, read_checkpoint_dir, write_model_dir,
@@ -79,6 +80,9 @@ class PrefixedParams(MutableMapping):
         return sum(1 for _ in self)
 
 
+_Model = TypeVar("_Model", bound="AlbertPreTrainedModel")
+
+
 class AlbertPreTrainedModel:
     """What every ALBERT class shares: weights, loading/saving, the encoder forward and its backward."""
 
@@ -87,7 +91,8 @@ class AlbertPreTrainedModel:
     add_pooling_layer = True
     output_names: tuple = ()
 
-    def __init__(self, config: AlbertConfig, dtype="float32", backend="numpy", seed=None, params=None):
+    def __init__(self, config: AlbertConfig, dtype: str = "float32", backend: Any = "numpy",
+                 seed: int | None = None, params: dict | None = None):
         if not isinstance(config, AlbertConfig):
             raise TypeError(f"{type(self).__name__} needs an AlbertConfig, got {type(config).__name__}")
         self.config = config
@@ -137,7 +142,7 @@ class AlbertPreTrainedModel:
         return dict(self.params)
 
     @property
-    def albert(self):
+    def albert(self) -> AlbertPreTrainedModel:
         """The encoder as one AlbertModel sharing this model's arrays, train/eval mode and per-thread tape.
 
         As transformers' `model.albert`. After `model(...)`, `model.albert.backward({"last_hidden_state": g})`
@@ -178,12 +183,12 @@ class AlbertPreTrainedModel:
 
     # ---- the word embeddings ----
 
-    def get_input_embeddings(self):
+    def get_input_embeddings(self) -> Array:
         """The word-embedding table [vocab_size, embedding_size]: the array itself, not a copy (albert_np has
         no nn.Module; transformers returns the nn.Embedding holding this table)."""
         return self.params[self.prefix + _WORD_EMBEDDINGS]
 
-    def set_input_embeddings(self, value) -> None:
+    def set_input_embeddings(self, value: ArrayLike) -> None:
         """Replace the word-embedding table by `value` (an array of any backend, or nested lists) of shape
         [vocab_size, embedding_size], converted to the model's backend and dtype. The MLM heads' decoder is
         tied to it, so it changes too. For another number of tokens use resize_token_embeddings()."""
@@ -198,13 +203,13 @@ class AlbertPreTrainedModel:
         self.params[key] = self.backend.asarray(host.astype(self.dtype), dtype=self._xp_dtype)
         self._drop_tapes()
 
-    def get_output_embeddings(self):
+    def get_output_embeddings(self) -> Array | None:
         """The MLM decoder's weight in AlbertForMaskedLM and AlbertForPreTraining: the word-embedding table
         itself (tied); None in the classes without a language-model head, as in transformers."""
         return self.get_input_embeddings() if _MLM_BIAS in self.params else None
 
     def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
-                                mean_resizing: bool = True):
+                                mean_resizing: bool = True) -> Array:
         """Grow or shrink the vocabulary to `new_num_tokens` rows, as transformers' resize_token_embeddings.
 
         Rows are kept or cut at the end. New rows, as in transformers: mean_resizing=True (its default) draws
@@ -264,7 +269,7 @@ class AlbertPreTrainedModel:
 
     # ---- backend and dtype ----
 
-    def to(self, *targets, backend=None, dtype=None):
+    def to(self: _Model, *targets: Any, backend: Any = None, dtype: Any = None) -> _Model:
         """Move every weight to another array library and/or cast it, as torch's `module.to(device or dtype)`;
         returns the model itself.
 
@@ -329,12 +334,12 @@ class AlbertPreTrainedModel:
     def training(self) -> bool:
         return self._shared.training
 
-    def train(self, mode: bool = True):
+    def train(self: _Model, mode: bool = True) -> _Model:
         """Dropout on (training) or off (evaluation, the default), as `torch.nn.Module.train()`."""
         self._shared.training = bool(mode)
         return self
 
-    def eval(self):
+    def eval(self: _Model) -> _Model:
         return self.train(False)
 
     @property
@@ -343,7 +348,7 @@ class AlbertPreTrainedModel:
         requires_grad_(False)."""
         return self._shared.keep_tape and is_grad_enabled()
 
-    def requires_grad_(self, flag: bool = True):
+    def requires_grad_(self: _Model, flag: bool = True) -> _Model:
         """Deprecated: use `with albert_np.no_grad():`. requires_grad_(False) makes every forward keep no tape.
 
         In torch, requires_grad_(False) freezes the weights instead; this old meaning is kept only so existing
@@ -358,7 +363,7 @@ class AlbertPreTrainedModel:
     # ---- loading and saving ----
 
     @classmethod
-    def from_pretrained(cls, path, *args, **kwargs):
+    def from_pretrained(cls: type[_Model], path: PathLike, *args: Any, **kwargs: Any) -> _Model:
         """Load `path/config.json` and `path/model.safetensors` (or its shards) as transformers' from_pretrained does.
 
         Keywords: dtype ("float32" or "float64"), backend, seed, and config fields to override (e.g.
@@ -376,7 +381,7 @@ class AlbertPreTrainedModel:
         model.load_state_dict(read_checkpoint_dir(path), source=os.fspath(path))
         return model
 
-    def load_state_dict(self, tensors: dict, source="the state dict"):
+    def load_state_dict(self, tensors: dict, source: str = "the state dict") -> None:
         """Copy host arrays (checkpoint key -> array) into the model, checking names and shapes (checkpoint.py)."""
         def convert(key, array):
             host = to_host(self.backend, array, key)
@@ -386,12 +391,12 @@ class AlbertPreTrainedModel:
         load_weights(self.params, normalize_keys(tensors, self.prefix), self.param_shapes(), required, convert,
                      source, self.config, type(self).__name__)
 
-    def save_pretrained(self, path):
+    def save_pretrained(self, path: PathLike) -> None:
         """Write config.json and model.safetensors into folder `path` (transformers' layout; tied decoder weights
         left out) as one commit: other files there are left alone, and a failed save leaves the old pair whole."""
         write_model_dir(path, *self._files_to_save())
 
-    def write_pretrained_files(self, folder):
+    def write_pretrained_files(self, folder: PathLike) -> None:
         """save_pretrained's two files written into the existing `folder` without a commit of their own: for the
         staging folder of a bigger commit (train.save_checkpoint adds the tokenizer and the trainer state)."""
         write_model_files(folder, *self._files_to_save())
@@ -403,7 +408,7 @@ class AlbertPreTrainedModel:
 
     # ---- running ----
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     @property

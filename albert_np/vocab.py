@@ -22,8 +22,12 @@ import io
 import os
 import unicodedata
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .io_utils import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from .tokenizer import AlbertTokenizer
 
 SPIECE_MODEL = "spiece.model"
 # ALBERT's layout: <pad>=0, <unk>=1, then the control symbols [CLS]=2, [SEP]=3, [MASK]=4.
@@ -74,8 +78,8 @@ def spm_model_bytes(sentences: Iterable[str], vocab_size: int, *, character_cove
     return buffer.getvalue()
 
 
-def train_vocab(lines: Iterable[str], out_dir, vocab_size: int = 8000, *, do_lower_case: bool = True,
-                **spm_options):
+def train_vocab(lines: Iterable[str], out_dir: str | os.PathLike, vocab_size: int = 8000, *,
+                do_lower_case: bool = True, **spm_options: Any) -> AlbertTokenizer:
     """Train ALBERT's SentencePiece model on `lines` and save a tokenizer folder; returns the AlbertTokenizer.
 
     `lines` is raw text, one sentence per line (blank lines are skipped); each is prepared as ALBERT prepares

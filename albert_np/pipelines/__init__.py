@@ -7,6 +7,7 @@ transformers' result structures; docs/pipelines.md says which transformers algor
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ..auto import (
     AutoModel,
@@ -34,8 +35,8 @@ TASKS = {
 ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 
-def pipeline(task: str, model=None, tokenizer=None, batch_size: int = 8, dtype: str = "float32",
-             backend="numpy") -> Pipeline:
+def pipeline(task: str, model: Any = None, tokenizer: Any = None, batch_size: int = 8, dtype: str = "float32",
+             backend: Any = "numpy") -> Pipeline:
     """A ready pipeline for `task` ("fill-mask", "text-classification" / "sentiment-analysis",
     "token-classification" / "ner", "question-answering", "feature-extraction").
 

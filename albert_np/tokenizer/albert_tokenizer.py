@@ -3,19 +3,27 @@
 It strings the stages together: added_tokens (1) -> normalize (2, 3) -> unigram (4) -> encoding (5).
 """
 
+from __future__ import annotations
+
 import json
 import os
+from typing import Any, Union
 
+from .._types import PathLike
 from ..io_utils import atomic_write_bytes
 from . import arguments
 from .added_tokens import AddedTokens
 from .arguments import VERY_LARGE_INTEGER
-from .encoding import Encoding, Framing, Returned, Truncation, batch_encoding, pad_rows, post_process, to_python
+from .encoding import (
+    BatchEncoding, Encoding, Framing, Returned, Truncation, batch_encoding, pad_rows, post_process, to_python,
+)
 from .model_file import UNKNOWN, load_model_file, read_model
 from .normalize import SPACE, Normalizer, piece_offsets, pre_tokenize
 from .unigram import UNKNOWN_ID, Unigram
 
 SPIECE_MODEL = "spiece.model"
+TextInput = Union[str, list[str], list[list[str]]]   # a text, a batch of texts (or, for text_pair, their pairs)
+Ids = Any                                            # token ids: an int, a list (of lists) or an array
 TOKENIZER_CONFIG = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP = "special_tokens_map.json"
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -45,22 +53,22 @@ class AlbertTokenizer:
 
     def __init__(
         self,
-        vocab_file,
-        do_lower_case=True,
-        keep_accents=False,
-        remove_space=True,
-        bos_token="[CLS]",
-        eos_token="[SEP]",
-        unk_token="<unk>",
-        sep_token="[SEP]",
-        pad_token="<pad>",
-        cls_token="[CLS]",
-        mask_token="[MASK]",
-        model_max_length=VERY_LARGE_INTEGER,
-        clean_up_tokenization_spaces=False,
-        padding_side="right",
-        truncation_side="right",
-        added_tokens_decoder=None,
+        vocab_file: PathLike,
+        do_lower_case: bool = True,
+        keep_accents: bool = False,
+        remove_space: bool = True,
+        bos_token: str | None = "[CLS]",
+        eos_token: str | None = "[SEP]",
+        unk_token: str | None = "<unk>",
+        sep_token: str | None = "[SEP]",
+        pad_token: str | None = "<pad>",
+        cls_token: str | None = "[CLS]",
+        mask_token: str | None = "[MASK]",
+        model_max_length: int = VERY_LARGE_INTEGER,
+        clean_up_tokenization_spaces: bool = False,
+        padding_side: str = "right",
+        truncation_side: str = "right",
+        added_tokens_decoder: dict | None = None,
     ):
         for name, value in (
             ("do_lower_case", do_lower_case), ("keep_accents", keep_accents), ("remove_space", remove_space),
@@ -109,7 +117,7 @@ class AlbertTokenizer:
     # --- loading and saving ---
 
     @classmethod
-    def from_pretrained(cls, path, **kwargs):
+    def from_pretrained(cls, path: PathLike, **kwargs: Any) -> "AlbertTokenizer":
         """Load from a folder holding spiece.model (+ tokenizer_config.json, special_tokens_map.json), or
         from the path of a spiece.model. Keyword arguments override the saved configuration."""
         path = os.fspath(path)
@@ -161,7 +169,7 @@ class AlbertTokenizer:
         init.update(kwargs)
         return cls(**init)
 
-    def save_pretrained(self, save_directory):
+    def save_pretrained(self, save_directory: PathLike) -> tuple[str, ...]:
         """Write spiece.model, tokenizer_config.json and special_tokens_map.json (each atomically) so that
         this class and transformers' AlbertTokenizer.from_pretrained both load the same tokenizer."""
         save_directory = os.fspath(save_directory)
@@ -190,16 +198,16 @@ class AlbertTokenizer:
     # --- vocabulary and special tokens ---
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return len(self._pieces)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._pieces)
 
-    def get_vocab(self):
+    def get_vocab(self) -> dict[str, int]:
         return dict(self._vocab)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # cls_token / cls_token_id and friends, read from the special-token table.
         special = self.__dict__.get("_special_tokens")
         if special is not None:
@@ -211,11 +219,11 @@ class AlbertTokenizer:
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     @property
-    def special_tokens_map(self):
+    def special_tokens_map(self) -> dict[str, str]:
         return {name: token for name, token in self._special_tokens.items() if token is not None}
 
     @property
-    def all_special_tokens(self):
+    def all_special_tokens(self) -> list[str]:
         tokens = []
         for token in list(self._special_tokens.values()) + self._added_tokens.extra_special_tokens:
             if token is not None and token not in tokens:
@@ -223,16 +231,16 @@ class AlbertTokenizer:
         return tokens
 
     @property
-    def all_special_ids(self):
+    def all_special_ids(self) -> list[int]:
         return [self._vocab[token] for token in self.all_special_tokens]
 
-    def convert_tokens_to_ids(self, tokens):
+    def convert_tokens_to_ids(self, tokens: str | list[str]) -> int | list[int]:
         """Token string(s) to id(s); strings outside the vocabulary give the <unk> id."""
         if isinstance(tokens, str):
             return self._vocab.get(tokens, self.unk_token_id)
         return [self._vocab.get(token, self.unk_token_id) for token in tokens]
 
-    def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
+    def convert_ids_to_tokens(self, ids: Ids, skip_special_tokens: bool = False) -> str | list[str]:
         """Id(s) to piece string(s); ids outside the vocabulary raise ValueError."""
         ids = to_python(ids)
         if isinstance(ids, int):
@@ -250,22 +258,24 @@ class AlbertTokenizer:
             )
         return token_id
 
-    def num_special_tokens_to_add(self, pair=False):
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return 3 if pair else 2
 
-    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
+    def build_inputs_with_special_tokens(self, token_ids_0: list[int], token_ids_1: list[int] | None = None) -> list[int]:
         """[CLS] A [SEP] or [CLS] A [SEP] B [SEP]."""
         cls, sep = [self.cls_token_id], [self.sep_token_id]
         if token_ids_1 is None:
             return cls + list(token_ids_0) + sep
         return cls + list(token_ids_0) + sep + list(token_ids_1) + sep
 
-    def create_token_type_ids_from_sequences(self, token_ids_0, token_ids_1=None):
+    def create_token_type_ids_from_sequences(self, token_ids_0: list[int],
+                                             token_ids_1: list[int] | None = None) -> list[int]:
         """0 for [CLS] A [SEP], 1 for B [SEP]: the segment ids ALBERT's embeddings expect."""
         first = [0] * (len(token_ids_0) + 2)
         return first if token_ids_1 is None else first + [1] * (len(token_ids_1) + 1)
 
-    def get_special_tokens_mask(self, token_ids_0, token_ids_1=None, already_has_special_tokens=False):
+    def get_special_tokens_mask(self, token_ids_0: list[int], token_ids_1: list[int] | None = None,
+                                already_has_special_tokens: bool = False) -> list[int]:
         """1 where build_inputs_with_special_tokens puts a special token, 0 elsewhere. With
         already_has_special_tokens=True, marks the special ids found in token_ids_0 instead."""
         if already_has_special_tokens:
@@ -312,25 +322,25 @@ class AlbertTokenizer:
 
     def __call__(
         self,
-        text=None,
-        text_pair=None,
-        add_special_tokens=True,
-        padding=False,
-        truncation=None,
-        max_length=None,
-        stride=0,
-        is_split_into_words=False,
-        pad_to_multiple_of=None,
-        padding_side=None,
-        return_tensors=None,
-        return_token_type_ids=None,
-        return_attention_mask=None,
-        return_overflowing_tokens=False,
-        return_special_tokens_mask=False,
-        return_offsets_mapping=False,
-        return_length=False,
-        verbose=True,
-    ):
+        text: TextInput | None = None,
+        text_pair: TextInput | None = None,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str | None = None,
+        max_length: int | None = None,
+        stride: int = 0,
+        is_split_into_words: bool = False,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors: str | None = None,
+        return_token_type_ids: bool | None = None,
+        return_attention_mask: bool | None = None,
+        return_overflowing_tokens: bool = False,
+        return_special_tokens_mask: bool = False,
+        return_offsets_mapping: bool = False,
+        return_length: bool = False,
+        verbose: bool = True,
+    ) -> BatchEncoding:
         """Encode a text, a pair, or a batch of either, with transformers' arguments and outputs.
 
         Returns a BatchEncoding with input_ids, token_type_ids (returned by default: ALBERT's segment
@@ -387,8 +397,9 @@ class AlbertTokenizer:
         )  # fmt: skip
         return batch_encoding(rows, is_batched, returned)
 
-    def encode(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
-               max_length=None, stride=0, padding_side=None, return_tensors=None):  # fmt: skip
+    def encode(self, text: TextInput, text_pair: TextInput | None = None, add_special_tokens: bool = True,
+               padding: bool | str = False, truncation: bool | str | None = None, max_length: int | None = None,
+               stride: int = 0, padding_side: str | None = None, return_tensors: str | None = None) -> Any:  # fmt: skip
         """The input_ids of __call__."""
         return self(
             text, text_pair, add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
@@ -396,13 +407,14 @@ class AlbertTokenizer:
             return_token_type_ids=False, return_attention_mask=False,
         )["input_ids"]  # fmt: skip
 
-    def tokenize(self, text, pair=None, add_special_tokens=False):
+    def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False) -> list[str]:
         """The token strings of a text (or pair): "▁" marks word starts; unknown text keeps its characters."""
         return self(text, pair, add_special_tokens=add_special_tokens).tokens()
 
     # --- decoding ---
 
-    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+    def decode(self, token_ids: Ids, skip_special_tokens: bool = False,
+               clean_up_tokenization_spaces: bool | None = None) -> str | list[str]:
         """Ids back to text: pieces joined, "▁" read as a space (dropped in the first token). A batch (list
         of lists, 2-D array) gives a list of strings."""
         token_ids = to_python(token_ids)
@@ -410,7 +422,8 @@ class AlbertTokenizer:
             return [self._decode(ids, skip_special_tokens, clean_up_tokenization_spaces) for ids in token_ids]
         return self._decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces)
 
-    def batch_decode(self, sequences, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+    def batch_decode(self, sequences: Ids, skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: bool | None = None) -> list[str]:
         """decode() for each sequence of a batch."""
         sequences = to_python(sequences)
         if not isinstance(sequences, list) or any(not isinstance(s, list) for s in sequences):
@@ -434,12 +447,12 @@ class AlbertTokenizer:
         return text
 
     @staticmethod
-    def convert_tokens_to_string(tokens):
+    def convert_tokens_to_string(tokens: list[str]) -> str:
         """transformers' Metaspace decoder: "▁" becomes a space, except in the first token where it is dropped."""
         return "".join(token.replace(SPACE, "" if i == 0 else " ") for i, token in enumerate(tokens))
 
     @staticmethod
-    def clean_up_tokenization(text):
+    def clean_up_tokenization(text: str) -> str:
         """transformers' optional clean-up of spaces before punctuation and contractions."""
         for before, after in (
             (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
@@ -448,7 +461,7 @@ class AlbertTokenizer:
             text = text.replace(before, after)
         return text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"AlbertTokenizer(vocab_file={self.vocab_file!r}, vocab_size={self.vocab_size}, "
             f"do_lower_case={self.do_lower_case}, keep_accents={self.keep_accents})"

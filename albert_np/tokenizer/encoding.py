@@ -1,7 +1,10 @@
 """Stage 5 of the tokenizer: rows of token ids framed as [CLS] A [SEP] (B [SEP]), truncated, padded, and
 gathered into a BatchEncoding, exactly as tokenizers' Encoding and transformers' BatchEncoding do it."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import Any
 
 
 class Encoding:
@@ -200,11 +203,11 @@ class BatchEncoding(dict):
     describe row i, as transformers' fast tokenizers' methods do.
     """
 
-    def __init__(self, data, rows):
+    def __init__(self, data: dict, rows: list[Encoding]):
         super().__init__(data)
         self._rows = rows
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         try:
             return self[name]
         except KeyError:
