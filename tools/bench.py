@@ -1,111 +1,140 @@
-"""Time albert_np against transformers (PyTorch eager, CPU) on albert-base-v2 shapes; prints median ratios.
+"""Time albert_np against transformers (PyTorch eager, CPU) on albert-base-v2 shapes; prints ratios ours/torch.
 
-    python tools/bench.py                      # forward and forward+backward, 8 x 128, float32
-    python tools/bench.py --repeats 10 --what forward
-    python tools/bench.py --gap 0.25           # let idle worker threads of the last run go to sleep first
+    python tools/bench.py                        # b8s128: in-process and own-process times, memory (~12 min)
+    python tools/bench.py --quick                # the same with few repeats, to check the script (~3 min)
+    python tools/bench.py --shape b1s16          # one short sequence: pipeline latency
+    python tools/bench.py --shape b32s512 --what forward --processes 0   # long sequences (20 GB machine or more)
+    python tools/bench.py --seq-scaling          # batch 8 at seq 128, 256, 512: time and peak memory
+    python tools/bench.py --baseline /tmp/prev/albert_np --what forward --processes 0 --no-memory
 
-Both frameworks get the same weights (transformers saves, albert_np loads) and the same thread count, and
-their runs alternate in one process so that machine noise hits both alike. The figure is median(ours) /
-median(torch): below 1.0 albert_np is faster. Peak memory of one training step is measured for each
-framework in a fresh subprocess (peak RSS minus RSS after loading). Needs the golden extra (torch, transformers).
+Both frameworks get the same weights (transformers saves, albert_np loads) and the same thread count. Below
+1.0 albert_np is faster. Two timings, both reported:
 
-albert_np runs its products with OpenBLAS held at one thread and shares them, and the elementwise work, among
-its own `Backend.num_threads` threads (set to the same count as torch's here). Idle threads of either framework
-can still spin for a while after a run; `--gap` idles before each run to show how much that moves the ratio
-(docs/performance.md).
+- in one process: albert_np and torch alternate, in every order, in the same process (machine noise hits both
+  alike). Harsher on whichever runs right after torch, whose OpenMP threads spin for a while after each run.
+- in processes of their own (`--processes` pairs, alternating which goes first): each framework alone, as a
+  user runs it; median of the per-process medians, and one paired ratio per pair of processes with its
+  spread. The README quotes this one.
+
+Memory, each framework in a fresh process (peak RSS above the loaded model, and what is still held once the
+result is dropped; by default with glibc made to return freed blocks, so RSS is what the framework holds): a training step (forward + MLM loss + backward), and an inference forward with the tape
+(albert_np's default, torch with autograd on) and without (albert_np under no_grad(), torch under
+inference_mode()). The header names the CPU, its vector extensions, and the BLAS libraries with their kernels
+and thread counts. Needs the bench extra (pip install -e ".[golden,bench]").
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
-import platform
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_lib as lib  # noqa: E402
 
-BASE_V2 = dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-               intermediate_size=3072, hidden_act="gelu_new", max_position_embeddings=512)
-
-
-def make_checkpoint(path):
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    transformers.AlbertForMaskedLM(transformers.AlbertConfig(**BASE_V2)).save_pretrained(path)
+WHATS = {"forward": "forward (inference)", "train": "forward+backward (MLM loss)"}
+MEMORY_WHATS = {"train": "training step", "forward_tape": "forward with tape", "forward": "forward without tape"}
+README_QUOTES = "own processes"
 
 
-def make_batch(batch, seq, seed=0):
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(5, BASE_V2["vocab_size"], size=(batch, seq))
-    labels = np.where(rng.random((batch, seq)) < 0.15, ids, -100)
-    return ids, np.ones_like(ids), labels
+def print_times(kind, what, s):
+    print(f"  {WHATS[what]:28s} {kind:15s} ours {s['ours'] * 1000:8.1f} ms  torch {s['torch'] * 1000:8.1f} ms  "
+          f"ratio {s['ratio']:.3f}  paired {s['paired']:.3f} [{s['low']:.3f}-{s['high']:.3f}, n={s['n']}]")
 
 
-def load_both(path, threads):
-    import torch
-    import transformers
-
-    import albert_np as an
-
-    torch.set_num_threads(threads)
-    theirs = transformers.AlbertForMaskedLM.from_pretrained(path).eval()
-    ours = an.AlbertForMaskedLM.from_pretrained(path, dtype="float32")
-    ours.backend.num_threads = threads  # every albert_np thread: its products (BLAS held at one) and elementwise work
-    return ours, theirs
-
-
-def step_fns(ours, theirs, ids, mask, labels, what):
-    import torch
-
-    t_ids, t_mask, t_labels = torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(labels)
-    if what == "forward":
-        def run_ours():
-            ours.requires_grad_(False)
-            return ours(input_ids=ids, attention_mask=mask).logits
-
-        def run_theirs():
-            with torch.inference_mode():
-                return theirs(input_ids=t_ids, attention_mask=t_mask).logits
-    else:
-        def run_ours():
-            ours.requires_grad_(True)
-            ours(input_ids=ids, attention_mask=mask, labels=labels)
-            return ours.backward()
-
-        def run_theirs():
-            theirs.zero_grad(set_to_none=True)
-            theirs(input_ids=t_ids, attention_mask=t_mask, labels=t_labels).loss.backward()
-    return run_ours, run_theirs
+def in_process(ours, theirs, batch, what, repeats, warmup, gap, baseline=None):
+    """Alternating runs in this process; returns the summary, plus the baseline's line when there is one."""
+    runs = [lib.step("ours", ours, batch, what), lib.step("torch", theirs, batch, what)]
+    if baseline is not None:
+        runs.append(lib.step("ours", baseline, batch, what))
+    times = lib.time_alternating(runs, repeats, warmup=warmup, gap=gap)
+    summary = lib.summarize_pairs(times[0], times[1])
+    print_times("one process", what, summary)
+    if baseline is not None:
+        s = lib.summarize_pairs(times[0], times[2])
+        print(f"  {'':28s} {'baseline':15s} base {s['torch'] * 1000:8.1f} ms  ours/base paired {s['paired']:.3f} "
+              f"[{s['low']:.3f}-{s['high']:.3f}]")
+    return summary
 
 
-def time_alternating(runs, repeats, warmup=2, gap=0.0):
-    """Times of `repeats` rounds in which every function of `runs` runs once, after `warmup` rounds; `gap`
-    seconds of idle before every timed run. Returns one list of times per function.
+def print_memory(what, mem):
+    o, t = mem["ours"], mem["torch"]
+    print(f"  memory, {MEMORY_WHATS[what]:21s} peak ours {o['peak_mib']:7.0f} MiB  torch {t['peak_mib']:7.0f} MiB  "
+          f"ratio {o['peak_mib'] / t['peak_mib']:.2f}   held after del: ours {o['held_mib']:6.0f}  "
+          f"torch {t['held_mib']:6.0f} MiB")
 
-    Round r runs the functions in the r-th of their n! orders (cycling), so within a round each function runs
-    right after each other one equally often over n! rounds. With a fixed order, a function that always runs
-    right after torch pays for torch's OpenMP threads, which spin for a while after each run.
-    """
-    for _ in range(warmup):
-        for run in runs:
-            run()
-    orders = list(itertools.permutations(range(len(runs))))
-    times = [[] for _ in runs]
-    for r in range(repeats):
-        for j in orders[r % len(orders)]:
-            time.sleep(gap)
-            t0 = time.perf_counter()
-            runs[j]()
-            times[j].append(time.perf_counter() - t0)
-    return times
+
+def bench_shape(args, path, shape, models):
+    """The in-process and own-process times of `shape` for each --what, then its memory figures."""
+    batch = lib.make_batch(*shape)
+    whats = ["forward", "train"] if args.what == "both" else [args.what]
+    results = {"shape": shape, "times": {}, "memory": {}}
+    print(f"\nAlbertForMaskedLM, albert-base-v2 shapes, batch {shape[0]} x seq {shape[1]}, float32, "
+          f"{args.threads} threads each")
+    for what in whats:
+        if args.repeats:
+            results["times"][what, "one process"] = in_process(*models, batch, what, args.repeats, args.warmup,
+                                                              args.gap, models[2] if len(models) > 2 else None)
+        if args.processes:
+            s = lib.time_own_processes(path, shape, what, args.processes, args.process_repeats, args.warmup,
+                                       args.threads)
+            print_times("own processes", what, s)
+            results["times"][what, "own processes"] = s
+    if not args.no_memory:
+        for what in (["train"] if "train" in whats else []) + ["forward_tape", "forward"]:
+            results["memory"][what] = mem = lib.measure_memory(path, shape, what, args.threads, args.allocator)
+            print_memory(what, mem)
+    return results
+
+
+def figure(result, key, who):
+    # key: (what, "one process" | "own processes") for a median time, ("memory", what) for a peak
+    if key[0] == "memory":
+        return result["memory"][key[1]][who]["peak_mib"]
+    return result["times"][key][who]
+
+
+def seq_scaling(args, path, models):
+    """Batch 8 at each length of lib.SEQ_SCALING; then how time and memory grow from the first length."""
+    rows = [bench_shape(args, path, (8, seq), models) for seq in lib.SEQ_SCALING]
+    print(f"\nGrowth with sequence length (batch 8): each framework's figure over its own at seq {lib.SEQ_SCALING[0]} "
+          "(xN), and ours/torch at that length")
+    for key in list(rows[0]["times"]) + [("memory", what) for what in rows[0]["memory"]]:
+        label = f"peak, {MEMORY_WHATS[key[1]]}" if key[0] == "memory" else f"{WHATS[key[0]]}, {key[1]}"
+        cells = [f"s{r['shape'][1]}: ours x{figure(r, key, 'ours') / figure(rows[0], key, 'ours'):.2f} "
+                 f"torch x{figure(r, key, 'torch') / figure(rows[0], key, 'torch'):.2f} "
+                 f"ratio {figure(r, key, 'ours') / figure(r, key, 'torch'):.2f}" for r in rows]
+        print(f"  {label:44s} " + "   ".join(cells))
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shape", default="b8s128", help="bBsS: batch B, seq S (b8s128, b1s16, b32s512)")
+    ap.add_argument("--seq-scaling", action="store_true", help="batch 8 at seq 128, 256 and 512 instead of --shape")
+    ap.add_argument("--what", choices=["forward", "train", "both"], default="both")
+    ap.add_argument("--repeats", type=int, default=7, help="alternating rounds in one process (0: skip)")
+    ap.add_argument("--processes", type=int, default=3, help="pairs of own processes (0: skip)")
+    ap.add_argument("--process-repeats", type=int, default=5, help="timed runs in each own process")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed runs first, in each process")
+    ap.add_argument("--quick", action="store_true", help="to check the script: 2 rounds, 2 pairs of 2 runs, 1 warm-up")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--gap", type=float, default=0.0, help="idle seconds before every timed run in one process")
+    ap.add_argument("--baseline", metavar="PACKAGE_DIR",
+                    help="also time another checkout's albert_np/ (e.g. `git worktree add /tmp/prev HEAD~1`, then "
+                         "/tmp/prev/albert_np) in the one-process alternation")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    ap.add_argument("--allocator", choices=sorted(lib.ALLOCATORS), default="live",
+                    help="live: glibc returns every block over 64 KiB when freed, so RSS is what each framework "
+                         "holds (default); glibc: its default settings, freed blocks kept for reuse")
+    ap.add_argument("--checkpoint", help="reuse a saved albert-base-v2-shaped checkpoint")
+    ap.add_argument("--_child", dest="child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.repeats, args.processes, args.process_repeats, args.warmup = (min(args.repeats, 2), min(args.processes, 2),
+                                                                           2, 1)
+    return args
 
 
 def load_baseline(package_dir, path, threads):
@@ -114,142 +143,43 @@ def load_baseline(package_dir, path, threads):
     import importlib.util
 
     init = os.path.join(package_dir, "__init__.py")
-    spec = importlib.util.spec_from_file_location("albert_np_baseline", init,
-                                                  submodule_search_locations=[package_dir])
+    spec = importlib.util.spec_from_file_location("albert_np_baseline", init, submodule_search_locations=[package_dir])
     if spec is None or not os.path.exists(init):
         raise SystemExit(f"--baseline {package_dir}: no albert_np package there (expected {init})")
     module = importlib.util.module_from_spec(spec)
     sys.modules["albert_np_baseline"] = module
     spec.loader.exec_module(module)
     model = module.AlbertForMaskedLM.from_pretrained(path, dtype="float32")
-    if hasattr(model.backend, "num_threads"):
-        model.backend.num_threads = threads
+    model.backend.num_threads = threads
     return model
 
 
-def _status_mib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def measure_memory_child(path, who, batch, seq, threads):
-    """Run in a subprocess: peak RSS growth (MiB) of one forward+backward step by `who` ("ours"|"torch").
-
-    Only that framework's model is loaded; after a warm-up step the kernel's peak-RSS counter is reset
-    (writing 5 to /proc/self/clear_refs), so the figure is the step's own high-water mark above its start.
-    """
-    import torch
-    import transformers
-
-    import albert_np as an
-
-    torch.set_num_threads(threads)
-    ids, mask, labels = make_batch(batch, seq)
-    if who == "ours":
-        model = an.AlbertForMaskedLM.from_pretrained(path, dtype="float32")
-
-        def run():
-            model(input_ids=ids, attention_mask=mask, labels=labels)
-            return model.backward()
-    else:
-        model = transformers.AlbertForMaskedLM.from_pretrained(path).eval()
-        t_ids, t_mask, t_labels = (torch.from_numpy(a) for a in (ids, mask, labels))
-
-        def run():
-            model.zero_grad(set_to_none=True)
-            model(input_ids=t_ids, attention_mask=t_mask, labels=t_labels).loss.backward()
-    run()
-    import gc
-
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = _status_mib("VmRSS")
-    grads = run()
-    peak = _status_mib("VmHWM")
-    del grads
-    print(json.dumps({"peak_growth_mib": peak - before}))
-
-
-def memory(path, batch, seq, threads):
-    out = {}
-    for who in ("ours", "torch"):
-        proc = subprocess.run([sys.executable, __file__, "--_memory-child", who, "--checkpoint", path,
-                               "--batch", str(batch), "--seq", str(seq), "--threads", str(threads)],
-                              capture_output=True, text=True, check=True)
-        out[who] = json.loads(proc.stdout.strip().splitlines()[-1])["peak_growth_mib"]
-    return out
-
-
-def machine():
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"torch {torch.__version__}")
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--seq", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--what", choices=["forward", "train", "both"], default="both")
-    ap.add_argument("--gap", type=float, default=0.0, help="idle seconds before every timed run")
-    ap.add_argument("--baseline", metavar="PACKAGE_DIR",
-                    help="also time another checkout's albert_np/ (e.g. `git worktree add /tmp/prev HEAD~1`, then "
-                         "/tmp/prev/albert_np) in the same alternation")
-    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    ap.add_argument("--checkpoint", help="reuse a saved albert-base-v2-shaped checkpoint")
-    ap.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-
-    if args.memory_child:
-        return measure_memory_child(args.checkpoint, args.memory_child, args.batch, args.seq, args.threads)
-
-    tmp = None
-    path = args.checkpoint
-    if path is None:
-        tmp = tempfile.TemporaryDirectory()
-        path = tmp.name
-        make_checkpoint(path)
-    ours, theirs = load_both(path, args.threads)
-    ids, mask, labels = make_batch(args.batch, args.seq)
-    print(f"machine: {machine()}; threads: {args.threads}; "
-          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}; gap: {args.gap} s")
-    print(f"AlbertForMaskedLM, albert-base-v2 shapes, batch {args.batch} x seq {args.seq}, float32, "
-          f"{args.repeats} alternating runs")
-    baseline = load_baseline(args.baseline, path, args.threads) if args.baseline else None
-    whats = ["forward", "train"] if args.what == "both" else [args.what]
-    for what in whats:
-        runs = list(step_fns(ours, theirs, ids, mask, labels, what))
-        if baseline is not None:
-            runs.append(step_fns(baseline, theirs, ids, mask, labels, what)[0])
-        times = time_alternating(runs, args.repeats, gap=args.gap)
-        mo, mt = statistics.median(times[0]), statistics.median(times[1])
-        label = "forward" if what == "forward" else "forward+backward (MLM loss)"
-        print(f"{label:28s} ours {mo * 1000:8.1f} ms   torch {mt * 1000:8.1f} ms   ratio ours/torch {mo / mt:.3f}")
-        if baseline is not None:
-            mb = statistics.median(times[2])
-            paired = statistics.median(o / b for o, b in zip(times[0], times[2]))
-            print(f"{'  baseline':28s} base {mb * 1000:8.1f} ms   ratio base/torch {mb / mt:.3f}   "
-                  f"ours/base (median of per-round ratios) {paired:.3f}")
-    if "train" in whats and not args.no_memory:
-        del ours, theirs, baseline
-        mem = memory(path, args.batch, args.seq, args.threads)
-        print(f"{'peak memory of a train step':28s} ours {mem['ours']:8.0f} MiB  torch {mem['torch']:8.0f} MiB  "
-              f"ratio {mem['ours'] / mem['torch']:.2f}")
-    if tmp is not None:
-        tmp.cleanup()
+    args = parse_args(argv)
+    if args.child:
+        return lib.child(json.loads(args.child))
+    shape = lib.parse_shape(args.shape)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.checkpoint or tmp
+        if not args.checkpoint:
+            lib.make_checkpoint(path)
+        models = []
+        if args.repeats:
+            models = [lib.load("ours", path, args.threads), lib.load("torch", path, args.threads)]
+            if args.baseline:
+                models.append(load_baseline(args.baseline, path, args.threads))
+        for line in lib.header():
+            print(line)
+        print(f"threads: {args.threads} each; OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}; "
+              f"one process: {args.repeats} alternating rounds after {args.warmup} warm-up, gap {args.gap} s; "
+              f"own processes: {args.processes} pairs x {args.process_repeats} runs after {args.warmup} warm-up; "
+              f"memory: allocator {args.allocator!r} (--allocator)")
+        print(f"ratio: median(ours) / median(torch); paired: median [min-max] of the per-round (one process) or "
+              f"per-pair (own processes) ratios. The README quotes the {README_QUOTES} paired ratio.")
+        if args.seq_scaling:
+            seq_scaling(args, path, models)
+        else:
+            bench_shape(args, path, shape, models)
 
 
 if __name__ == "__main__":
