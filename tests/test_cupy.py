@@ -56,3 +56,21 @@ def test_training_step_on_cupy():
         model(**batch)
         opt.step(model.backward())
     assert float(model(**batch).loss) < first
+
+
+@pytest.mark.parametrize("cls", [an.AlbertForMaskedLM, an.AlbertForQuestionAnswering], ids=lambda c: c.__name__)
+def test_model_to_cupy_and_back_keeps_the_outputs(cls):
+    cfg = tiny_config()
+    model = random_params(cls(cfg, dtype="float64", seed=0))
+    batch = make_batch(cls, cfg)
+    want = model(**batch)
+    model.to("cupy")
+    assert all(isinstance(v, cupy.ndarray) for v in model.params.values())
+    got = model(**batch)
+    for key in want:
+        np.testing.assert_allclose(an.to_numpy(got[key]), want[key], **TOL["float64"])
+    model.backward()
+    model.resize_token_embeddings(cfg.vocab_size + 5)      # the resize math runs on the device too
+    assert isinstance(model.get_input_embeddings(), cupy.ndarray)
+    model.to("numpy", "float32")
+    assert all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in model.params.values())
