@@ -1,9 +1,9 @@
 """Time albert_np against transformers (PyTorch eager, CPU) on albert-base-v2 shapes; prints ratios ours/torch.
 
-    python tools/bench.py                        # b8s128: in-process and own-process times, memory (~12 min)
+    python tools/bench.py                        # b8s128: in-process and own-process times, memory (~15 min)
     python tools/bench.py --quick                # the same with few repeats, to check the script (~3 min)
     python tools/bench.py --shape b1s16          # one short sequence: pipeline latency
-    python tools/bench.py --shape b32s512 --what forward --processes 0   # long sequences (20 GB machine or more)
+    python tools/bench.py --shape b32s512 --what forward --memory forward   # long sequences: 16x the tokens
     python tools/bench.py --seq-scaling          # batch 8 at seq 128, 256, 512: time and peak memory
     python tools/bench.py --baseline /tmp/prev/albert_np --what forward --processes 0 --no-memory
 
@@ -82,10 +82,9 @@ def bench_shape(args, path, shape, models):
                                        args.threads)
             print_times("own processes", what, s)
             results["times"][what, "own processes"] = s
-    if not args.no_memory:
-        for what in (["train"] if "train" in whats else []) + ["forward_tape", "forward"]:
-            results["memory"][what] = mem = lib.measure_memory(path, shape, what, args.threads, args.allocator)
-            print_memory(what, mem)
+    for what in args.memory:
+        results["memory"][what] = mem = lib.measure_memory(path, shape, what, args.threads, args.allocator)
+        print_memory(what, mem)
     return results
 
 
@@ -124,13 +123,21 @@ def parse_args(argv):
     ap.add_argument("--baseline", metavar="PACKAGE_DIR",
                     help="also time another checkout's albert_np/ (e.g. `git worktree add /tmp/prev HEAD~1`, then "
                          "/tmp/prev/albert_np) in the one-process alternation")
-    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    ap.add_argument("--memory", default=",".join(MEMORY_WHATS),
+                    help="which peaks to measure, comma-separated: train (a training step), forward_tape, forward "
+                         "(without tape), or none. With b32s512 keep to forward: with a tape each framework keeps "
+                         "16x b8s128's activations (64x its attention probabilities in albert_np), many GB")
+    ap.add_argument("--no-memory", action="store_true", help="the same as --memory none")
     ap.add_argument("--allocator", choices=sorted(lib.ALLOCATORS), default="live",
                     help="live: glibc returns every block over 64 KiB when freed, so RSS is what each framework "
                          "holds (default); glibc: its default settings, freed blocks kept for reuse")
     ap.add_argument("--checkpoint", help="reuse a saved albert-base-v2-shaped checkpoint")
     ap.add_argument("--_child", dest="child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    args.memory = [] if args.no_memory or args.memory == "none" else args.memory.split(",")
+    unknown = [w for w in args.memory if w not in MEMORY_WHATS]
+    if unknown:
+        ap.error(f"--memory: unknown {unknown}; choose from {', '.join(MEMORY_WHATS)} or none")
     if args.quick:
         args.repeats, args.processes, args.process_repeats, args.warmup = (min(args.repeats, 2), min(args.processes, 2),
                                                                            2, 1)
