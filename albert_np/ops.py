@@ -133,25 +133,32 @@ def embedding_backward(bk, dy, cache):
 
 @dataclass
 class DropoutCache:
-    mask: object     # like x: Bernoulli(1 - p) / (1 - p), or None when dropout is the identity (eval, p = 0)
+    keep: object     # bool like x: True where the element is kept, ~ Bernoulli(1 - p); None when dropout is the
+                     # identity (eval, p = 0). Kept as bool, a quarter of a float32 mask; the factors are rebuilt
+    p: float = 0.0
 
 
-def dropout_mask(bk, shape, dtype, p, training):
-    # mask / (1 - p) with mask ~ Bernoulli(1 - p), or None when not training or p == 0 (dropout is the identity)
+def dropout_keep(bk, shape, dtype, p, training):
+    # keep ~ Bernoulli(1 - p) as bool, or None when not training or p == 0 (dropout is the identity)
     if not training or not p:
         return None
-    return bk.xp.astype(bk.uniform(shape, dtype) >= p, dtype) / (1.0 - p)
+    return bk.uniform(shape, dtype) >= p
+
+
+def dropout_scale(xp, keep, dtype, p):
+    # the factor of each element: keep / (1 - p), 0 or 1 / (1 - p), the same bits in the forward and the backward
+    return xp.astype(keep, dtype) / (1.0 - p)
 
 
 def dropout_forward(bk, x, p, training):
-    # y = x * mask / (1 - p): each element kept with probability 1 - p and scaled so the expectation is x
-    mask = dropout_mask(bk, x.shape, x.dtype, p, training)
-    return (x if mask is None else x * mask), DropoutCache(mask)
+    # y = x * keep / (1 - p): each element kept with probability 1 - p and scaled so the expectation is x
+    keep = dropout_keep(bk, x.shape, x.dtype, p, training)
+    return (x if keep is None else x * dropout_scale(bk.xp, keep, x.dtype, p)), DropoutCache(keep, p)
 
 
 def dropout_backward(bk, dy, cache):
-    # the same mask, reused: dx = dy * mask / (1 - p)
-    return dy if cache.mask is None else dy * cache.mask
+    # the same mask, reused: dx = dy * keep / (1 - p)
+    return dy if cache.keep is None else dy * dropout_scale(bk.xp, cache.keep, dy.dtype, cache.p)
 
 
 # ---- activations ------------------------------------------------------------------------------------
@@ -426,8 +433,7 @@ class AttentionCache:
     k: object                # [B, h, S, d]
     v: object                # [B, h, S, d]
     probs: object            # [B, h, S, S] softmax(scores), before dropout (transformers' `attentions`)
-    probs_dropped: object    # [B, h, S, S] after dropout (probs itself when dropout is off)
-    dropout: DropoutCache    # mask [B, h, S, S] or None
+    dropout: DropoutCache    # keep [B, h, S, S] bool or None; the backward rebuilds probs after dropout from it
     scores: object           # [B, h, S, S] q k^T / sqrt(d), before the mask is added; kept only when traced
     batch_size: int
     seq_len: int
@@ -444,7 +450,7 @@ class AttentionGrads:
     scores: object
 
 
-def attention_rows(xp, keep_scores, q, k, v, mask_add, mask):
+def attention_rows(xp, keep_scores, p_drop, q, k, v, mask_add, keep):
     # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache
     scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                   # [b, h, S, S], q k^T / sqrt(d)
     raw = scores
@@ -456,15 +462,18 @@ def attention_rows(xp, keep_scores, q, k, v, mask_add, mask):
     elif mask_add is not None:
         scores += mask_add
     probs = softmax_rows(xp, scores)
-    probs_dropped = probs if mask is None else probs * mask
+    probs_dropped = probs if keep is None else probs * dropout_scale(xp, keep, probs.dtype, p_drop)
     ctx = xp.permute_dims(xp.matmul(probs_dropped, v), (0, 2, 1, 3))         # [b, S, h, d]
-    return (ctx, probs) + ((probs_dropped,) if mask is not None else ()) + ((raw,) if keep_scores else ())
+    return (ctx, probs) + ((raw,) if keep_scores else ())
 
 
-def attention_backward_rows(xp, keep_inner, dctx, q, k, v, probs, probs_dropped, mask):
+def attention_backward_rows(xp, keep_inner, p_drop, dctx, q, k, v, probs, keep):
+    # probs after dropout rebuilt bit for bit, block by block, instead of kept: one [B, h, S, S] array less
+    scale = None if keep is None else dropout_scale(xp, keep, probs.dtype, p_drop)
+    probs_dropped = probs if scale is None else probs * scale
     dprobs_dropped = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))
     dv = xp.matmul(xp.permute_dims(probs_dropped, (0, 1, 3, 2)), dctx)
-    dprobs = dprobs_dropped if mask is None else dprobs_dropped * mask
+    dprobs = dprobs_dropped if scale is None else dprobs_dropped * scale
     dscores = softmax_backward_rows(xp, dprobs, probs)                       # the mask add is a constant
     dq = xp.matmul(dscores, k)
     dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
@@ -488,12 +497,11 @@ def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads,
     q, k, v = qkv[0, ...], qkv[1, ...], qkv[2, ...]
     # The dropout mask is drawn whole, before the sequences are shared among threads, so that it does not
     # depend on which thread draws first.
-    mask = dropout_mask(bk, (batch_size, heads, seq_len, seq_len), x.dtype, p_drop, training)
-    ctx, probs, *rest = bk.batchwise(partial(attention_rows, xp, keep_scores), q, k, v, mask_add, mask)
-    probs_dropped = rest.pop(0) if mask is not None else probs
+    keep = dropout_keep(bk, (batch_size, heads, seq_len, seq_len), x.dtype, p_drop, training)
+    ctx, probs, *rest = bk.batchwise(partial(attention_rows, xp, keep_scores, p_drop), q, k, v, mask_add, keep)
     scores = rest.pop(0) if keep_scores else None
     ctx = xp.reshape(ctx, (batch_size * seq_len, hidden))                                       # [N, H]
-    return ctx, AttentionCache(qkv_cache, q, k, v, probs, probs_dropped, DropoutCache(mask), scores,
+    return ctx, AttentionCache(qkv_cache, q, k, v, probs, DropoutCache(keep, p_drop), scores,
                                batch_size, seq_len, heads)
 
 
@@ -506,8 +514,8 @@ def attention_backward(bk, dctx, cache, keep_inner=False):
     hidden = dctx.shape[1]
     d = hidden // c.heads
     dctx = xp.permute_dims(xp.reshape(dctx, (c.batch_size, c.seq_len, c.heads, d)), (0, 2, 1, 3))  # [B, h, S, d]
-    out = bk.batchwise(partial(attention_backward_rows, xp, keep_inner), dctx, c.q, c.k, c.v, c.probs,
-                       c.probs_dropped, c.dropout.mask)
+    out = bk.batchwise(partial(attention_backward_rows, xp, keep_inner, c.dropout.p), dctx, c.q, c.k, c.v, c.probs,
+                       c.dropout.keep)
     dqkv, dprobs, dscores = out if keep_inner else (out, None, None)
     inner = None
     if keep_inner:
