@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -34,6 +34,7 @@ class QuestionAnsweringExample:
     question: str
     context: str
     answers: list               # [A] answer texts; empty when the context holds no answer
+    answer_starts: list = field(default_factory=list)   # [A] character offsets in context (SQuAD's answer_start)
 
 
 def read_records(path) -> list[dict]:
@@ -120,8 +121,10 @@ def question_answering_examples(records, question_column="question", context_col
         if isinstance(answers, str):
             answers = json.loads(answers) if answers.strip().startswith(("{", "[")) else {"text": [answers]}
         texts = answers.get("text") if isinstance(answers, dict) else answers
-        if not isinstance(texts, list):
+        starts = answers.get("answer_start", []) if isinstance(answers, dict) else []
+        if not isinstance(texts, list) or not isinstance(starts, list):
             raise ValueError(f"{path} row {i + 1}: {answers_column!r} must be {{\"text\": [...], \"answer_start\": "
                              f"[...]}} as in SQuAD, got {answers!r:.80}")
-        examples.append(QuestionAnsweringExample(str(question), str(context), [str(t) for t in texts]))
+        examples.append(QuestionAnsweringExample(str(question), str(context), [str(t) for t in texts],
+                                                 [_label(s) for s in starts]))
     return examples

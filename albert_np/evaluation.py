@@ -95,10 +95,14 @@ def _label_name(config, label):
     return label
 
 
-def evaluate_classification(pipe, examples: list[ClassificationExample]) -> dict:
+def evaluate_classification(pipe, examples: list[ClassificationExample], max_length: int | None = None) -> dict:
+    """Accuracy and macro F1; texts longer than max_length tokens (default: what the model and its tokenizer
+    take) are cut, as fine-tuning cut them."""
     references = [_label_name(pipe.model.config, e.label) for e in examples]
     inputs = [{"text": e.text, "text_pair": e.text_pair} if e.text_pair is not None else e.text for e in examples]
-    predictions = [r["label"] for r in pipe(inputs)]
+    if max_length is None:
+        max_length = min(pipe.tokenizer.model_max_length, pipe.model.config.max_position_embeddings)
+    predictions = [r["label"] for r in pipe(inputs, truncation=True, max_length=max_length)]
     return {"examples": len(examples), "accuracy": accuracy(predictions, references),
             "f1": macro_f1(predictions, references)}
 

@@ -17,6 +17,7 @@ from .io_utils import atomic_write_bytes
 
 METRICS_NAME = "metrics.jsonl"
 TRAINER_STATE_NAME = "trainer_state.json"
+TIMINGS = ("_runtime", "_per_second")   # transformers' eval_runtime, eval_samples_per_second...: not curves
 PANELS = (("loss", "loss"), ("learning_rate", "learning rate"), ("grad_norm", "gradient norm (before clipping)"))
 
 
@@ -65,7 +66,8 @@ def plot_run(run_dir, png=None) -> str:
         raise ImportError("plotting needs matplotlib: pip install 'albert_np[plot]'") from None
     records = read_log(run_dir)
     png = os.fspath(png) if png is not None else os.path.join(os.fspath(run_dir), "training_curves.png")
-    evals = sorted({k for r in records for k in r if k.startswith("eval_") and isinstance(r[k], (int, float))})
+    evals = sorted({k for r in records for k in r if k.startswith("eval_") and isinstance(r[k], (int, float))
+                    and not k.endswith(TIMINGS)})
     panels = [(key, title) for key, title in PANELS if any(key in r for r in records)] + [(k, k) for k in evals]
     if not panels:
         raise ValueError(f"the log of {run_dir!r} holds no loss, learning rate, gradient norm or eval_ metric to plot")

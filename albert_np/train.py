@@ -6,7 +6,12 @@ One optimizer step of `train()`:
         -> clip the global gradient norm -> lr = base_lr * linear warmup/decay -> AdamW step
         -> now and then: evaluate, write a checkpoint (staged, then switched in as a whole)
 
-The command line has two recipes on the project's own synthetic data (albert_np.synthetic):
+With --out, a run writes metrics.jsonl as it goes (a line per step: loss, learning_rate, grad_norm; a line per
+evaluation: eval_*) and, with each checkpoint, trainer_state.json in transformers' TrainerState shape.
+
+The command line fine-tunes on the user's own file (albert_np.finetuning), or runs two recipes on the project's
+own synthetic data (albert_np.synthetic):
+    albert-np-train finetune --task text-classification --train-file train.csv --validation-file dev.csv --out runs/x
     albert-np-train finetune --out runs/sentiment    # sentiment classification (400 steps), accuracy printed
     albert-np-train pretrain --out runs/tiny         # MLM + sentence-order pretraining on facts (4000 steps)
 """
@@ -20,7 +25,6 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -33,33 +37,11 @@ from .grad_mode import no_grad
 from .modeling import AlbertForPreTraining, AlbertForSequenceClassification
 from .optim import AdamW, TrainingDiverged, array_namespace, clip_grad_norm, global_norm, linear_schedule  # noqa: F401
 from .tokenizer import AlbertTokenizer
+from .training_log import METRICS_NAME, TRAINER_STATE_NAME, MetricsLog, TrainHistory, _short, trainer_state  # noqa: F401
 
-TRAINER_STATE_NAME = "trainer_state.json"
+SYNTHETIC_STEPS = 400   # finetune's default on the synthetic reviews
+FILE_TASKS = ("text-classification", "token-classification", "question-answering")
 MIN_MAX_LENGTH = 5   # [CLS] A [SEP] B [SEP]: three special tokens and at least one token of each sentence
-
-
-@dataclass
-class TrainHistory:
-    """What a run did: per-step loss, gradient norm (before clipping) and learning rate, and every evaluation."""
-
-    losses: list = field(default_factory=list)
-    grad_norms: list = field(default_factory=list)
-    lrs: list = field(default_factory=list)
-    evals: list = field(default_factory=list)      # (step, {metric: value})
-    seconds: float = 0.0
-
-    @property
-    def steps(self) -> int:
-        return len(self.losses)
-
-    def to_dict(self) -> dict:
-        """The JSON of trainer_state.json (5 significant digits are plenty for a log)."""
-        def short(values):
-            return [float(f"{v:.5g}") for v in values]
-
-        return {"steps": self.steps, "seconds": round(self.seconds, 1), "losses": short(self.losses),
-                "grad_norms": short(self.grad_norms), "lrs": short(self.lrs),
-                "evals": [{"step": step, **metrics} for step, metrics in self.evals]}
 
 
 # ---- one step ------------------------------------------------------------------------------------------
@@ -148,21 +130,36 @@ def evaluate(model, eval_fn) -> dict:
 def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip: float | None = 1.0,
           accum: int = 1, weight_decay: float = 0.01, betas=(0.9, 0.999), eps: float = 1e-8,
           eval_fn=None, eval_every: int = 0, checkpoint_dir=None, save_every: int = 0, tokenizer=None,
-          progress: bool = True, desc: str = "train") -> TrainHistory:
+          progress: bool = True, desc: str = "train", steps_per_epoch: float | None = None) -> TrainHistory:
     """Train `model` in place for `steps` optimizer steps on the dict batches `batches` yields (model kwargs with labels).
 
     accum: micro-batches per step (gradient accumulation); warmup: steps of linear warmup, then linear decay to 0;
     clip: global gradient-norm limit (None or 0 turns clipping off); eval_fn(model) -> {metric: value} runs every
-    eval_every steps and at the end; checkpoint_dir is (over)written every save_every steps and at the end.
-    Raises TrainingDiverged, before the bad update, when the loss or gradient norm is NaN or inf.
+    eval_every steps and at the end; checkpoint_dir is (over)written every save_every steps and at the end, with
+    trainer_state.json in transformers' shape, and gets metrics.jsonl, one line per step and per evaluation, as
+    training goes. steps_per_epoch (optimizer steps per pass over the data, when the stream has passes) puts the
+    epoch into the log. Raises TrainingDiverged, before the bad update, when the loss or gradient norm is NaN or inf.
     """
     check_train_arguments(steps=steps, accum=accum, warmup=warmup, clip=clip, eval_every=eval_every,
                           save_every=save_every, eval_fn=eval_fn, batches=batches)
+    if steps_per_epoch is not None and not (isinstance(steps_per_epoch, (int, float)) and steps_per_epoch > 0):
+        raise ValueError(f"train() steps_per_epoch must be a number > 0 or None, got {steps_per_epoch!r}")
     if checkpoint_dir is not None:
         check_writable_folder(checkpoint_dir, "checkpoint_dir")   # fail now, not after every step has run
     optimizer = AdamW(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                       no_decay=("bias", "LayerNorm", "layer_norm"))
     history = TrainHistory()
+    log = MetricsLog(os.path.join(checkpoint_dir, METRICS_NAME)) if checkpoint_dir is not None else None
+    batch_rows = None
+
+    def epoch_of(step):
+        return {} if steps_per_epoch is None else {"epoch": round(step / steps_per_epoch, 4)}
+
+    def record(entry):
+        history.log_history.append(entry)
+        if log is not None:
+            log.write(entry)
+
     batches = iter(batches)
     model.train()
     start = time.perf_counter()
@@ -172,6 +169,7 @@ def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip
         for step in range(1, steps + 1):
             optimizer.lr = lr * linear_schedule(step, warmup, steps)
             micro = [next_batch(batches, step) for _ in range(accum)]
+            batch_rows = batch_rows or rows_of(micro[0])
             loss, grads = accumulate_gradients(model, micro)
             check_finite(loss, "loss", step, optimizer.lr, clip)
             norm = clip_grad_norm(grads, clip) if clip else global_norm(grads)
@@ -183,23 +181,46 @@ def train(model, batches, *, steps: int, lr: float = 1e-3, warmup: int = 0, clip
             history.losses.append(loss)
             history.grad_norms.append(norm)
             history.lrs.append(optimizer.lr)
+            record({"loss": _short([loss])[0], "grad_norm": _short([norm])[0],
+                    "learning_rate": float(f"{optimizer.lr:.6g}"), **epoch_of(step), "step": step})
             postfix.update(loss=f"{loss:.4f}", lr=f"{optimizer.lr:.2e}")
             if eval_fn is not None and ((eval_every and step % eval_every == 0) or step == steps):
+                began = time.perf_counter()
                 metrics = evaluate(model, eval_fn)
                 history.evals.append((step, metrics))
+                record({**{f"eval_{k}": v for k, v in metrics.items()},
+                        "eval_runtime": round(time.perf_counter() - began, 3), **epoch_of(step), "step": step})
                 postfix.update({k: f"{v:.3f}" for k, v in metrics.items()})
                 if progress:
                     bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
             bar.set_postfix(postfix, refresh=False)
             bar.update(1)
+            history.seconds = time.perf_counter() - start
+            if step == steps:   # transformers' closing record of a run
+                record({"train_runtime": round(history.seconds, 3), "train_loss": float(np.mean(history.losses)),
+                        "train_steps_per_second": round(steps / max(history.seconds, 1e-9), 3),
+                        "train_samples_per_second": round(steps * accum * batch_rows / max(history.seconds, 1e-9), 3),
+                        "total_flos": 0, **epoch_of(step), "step": step})
             if checkpoint_dir is not None and ((save_every and step % save_every == 0) or step == steps):
-                history.seconds = time.perf_counter() - start
-                save_checkpoint(model, checkpoint_dir, tokenizer, state=history.to_dict())
+                state = trainer_state(history, max_steps=steps, eval_steps=eval_every, save_steps=save_every,
+                                      train_batch_size=batch_rows, epoch=epoch_of(step).get("epoch"),
+                                      num_train_epochs=0 if steps_per_epoch is None else math.ceil(
+                                          round(steps / steps_per_epoch, 4)))
+                save_checkpoint(model, checkpoint_dir, tokenizer, state=state)
     finally:
         bar.close()
         model.eval()
         history.seconds = time.perf_counter() - start
     return history
+
+
+def rows_of(batch: dict) -> int:
+    """The number of rows of a batch of model kwargs (its first array's length)."""
+    for value in batch.values():
+        shape = getattr(value, "shape", None)
+        if shape:
+            return int(shape[0])
+    return 0
 
 
 def check_train_arguments(*, steps, accum, warmup, clip, eval_every, save_every, eval_fn, batches):
@@ -318,7 +339,18 @@ def config_from_args(args, tokenizer, **extra) -> AlbertConfig:
 
 
 def finetune(args) -> dict:
-    """Fine-tune AlbertForSequenceClassification on synthetic sentiment; returns accuracy before/after and the history."""
+    """Fine-tune AlbertForSequenceClassification on synthetic sentiment; returns accuracy before/after and the history.
+    With --train-file, fine-tune the --task head on the user's file instead (albert_np.finetuning)."""
+    if getattr(args, "train_file", None) is not None:
+        from .finetuning import finetune_files   # imports this module: loaded only when asked for
+
+        return finetune_files(args)
+    if getattr(args, "validation_file", None) is not None:
+        raise ValueError("--validation-file needs --train-file (without it, finetune trains on synthetic reviews)")
+    if getattr(args, "task", "text-classification") != "text-classification":
+        raise ValueError(f"--task {args.task} needs --train-file: the built-in synthetic data is text classification")
+    if getattr(args, "steps", None) is None:
+        args.steps = SYNTHETIC_STEPS
     model_dir = args.model or bundled_model_dir()
     tokenizer = load_tokenizer(args.tokenizer or model_dir)
     labels = {"id2label": dict(enumerate(synthetic.SENTIMENT_LABELS)),
@@ -394,6 +426,7 @@ def pretrain(args) -> dict:
 
 
 def default_warmup(args) -> int:
+    """--warmup, or a tenth of the steps."""
     return args.warmup if args.warmup is not None else max(1, args.steps // 10)
 
 
@@ -433,10 +466,11 @@ def finite_float(low=0.0, high=None, what="a finite number"):
     return parse
 
 
-def add_common_arguments(p, steps, batch_size, lr, eval_every):
-    p.add_argument("--out", default=None, help="checkpoint folder, written atomically (default: no checkpoint)")
+def add_common_arguments(p, steps, batch_size, lr, eval_every, steps_help=None):
+    p.add_argument("--out", default=None, help="checkpoint folder, written atomically, with metrics.jsonl and "
+                                               "trainer_state.json (default: no checkpoint)")
     p.add_argument("--tokenizer", default=None, help="folder with spiece.model (default: the model's, or the bundled one)")
-    p.add_argument("--steps", type=at_least(1), default=steps, help=f"optimizer steps (default {steps})")
+    p.add_argument("--steps", type=at_least(1), default=steps, help=steps_help or f"optimizer steps (default {steps})")
     p.add_argument("--batch-size", type=at_least(1), default=batch_size, help=f"rows per micro-batch (default {batch_size})")
     p.add_argument("--accum", type=at_least(1), default=1, help="micro-batches per optimizer step (gradient accumulation)")
     p.add_argument("--lr", type=finite_float(what="a finite number >= 0"), default=lr, help=f"peak learning rate of AdamW (default {lr})")
@@ -464,27 +498,62 @@ def add_size_arguments(p, hidden, layers, intermediate, max_length):
     p.add_argument("--max-length", type=at_least(MIN_MAX_LENGTH), default=max_length, help=f"tokens per example after truncation (default {max_length})")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad command line prints one line `error: ...` (no usage block) and exits with status 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="albert-np-train",
-        description="Train ALBERT in NumPy on data the project generates itself (no downloads).",
+        description="Train ALBERT in NumPy on your own CSV/JSONL files or on data the project generates itself "
+                    "(no downloads).",
         epilog="examples:\n"
+               "  albert-np-train finetune --task text-classification --train-file train.csv "
+               "--validation-file dev.csv --out runs/mine\n"
                "  albert-np-train finetune --out runs/sentiment\n"
                "  albert-np-train finetune --from-scratch --steps 600 --accum 2\n"
                "  albert-np-train pretrain --out runs/tiny-albert\n"
                "  python -m albert_np.train finetune --help",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{finetune,pretrain}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{finetune,pretrain}",
+                                parser_class=OneLineParser)
 
-    ft = sub.add_parser("finetune", help="sentiment classification (AlbertForSequenceClassification), prints accuracy",
-                        description="Fine-tune AlbertForSequenceClassification on synthetic reviews labelled "
-                                    "negative/positive, where negation and 'but' decide the label. Starts from the "
-                                    "bundled tiny pretrained ALBERT unless --model or --from-scratch says otherwise.")
+    ft = sub.add_parser("finetune", help="a head on your CSV/JSONL file (--train-file), or on synthetic sentiment",
+                        description="Fine-tune a head on your own .csv or .jsonl file (--train-file, in the formats "
+                                    "of transformers' run_glue / run_ner / run_qa) and score --validation-file; "
+                                    "without --train-file, AlbertForSequenceClassification on synthetic reviews "
+                                    "labelled negative/positive, where negation and 'but' decide the label. Starts "
+                                    "from the bundled tiny pretrained ALBERT unless --model or --from-scratch says "
+                                    "otherwise.",
+                        epilog="example:\n  albert-np finetune --task text-classification --train-file train.csv "
+                               "--validation-file dev.csv --text-column sentence --label-column label --out runs/mine",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ft.add_argument("--model", default=None, help="pretrained checkpoint folder (default: the bundled tiny-albert)")
     ft.add_argument("--from-scratch", action="store_true", help="random weights of the size below, not a checkpoint")
+    files = ft.add_argument_group("your own data (albert_np.finetuning)")
+    files.add_argument("--task", default="text-classification", choices=FILE_TASKS,
+                       help="the head to train (default text-classification)")
+    files.add_argument("--train-file", default=None, help="a .csv (header line) or .jsonl file of labelled examples")
+    files.add_argument("--validation-file", default=None, help="scored every --eval-every steps and at the end")
+    files.add_argument("--text-column", default="text", help="text classification: the text (default: text)")
+    files.add_argument("--text-pair-column", default=None, help="text classification: the second text of a pair")
+    files.add_argument("--label-column", default=None,
+                       help="the labels (default: label; ner_tags for token classification; answers for QA)")
+    files.add_argument("--tokens-column", default="tokens", help="token classification: the words (default: tokens)")
+    files.add_argument("--question-column", default="question", help="question answering (default: question)")
+    files.add_argument("--context-column", default="context", help="question answering (default: context)")
+    files.add_argument("--doc-stride", type=at_least(0), default=None,
+                       help="question answering: overlap of context windows (default: min(128, max-length / 4))")
+    files.add_argument("--epochs", type=finite_float(1e-9, what="a finite number > 0"), default=3.0,
+                       help="passes over --train-file when --steps is not given (default 3, as transformers)")
     ft.add_argument("--train-size", type=at_least(1), default=4000, help="generated training reviews (default 4000)")
     ft.add_argument("--eval-size", type=at_least(1), default=500, help="generated held-out reviews (default 500)")
-    add_common_arguments(ft, steps=400, batch_size=32, lr=1e-3, eval_every=100)
+    add_common_arguments(ft, steps=None, batch_size=32, lr=1e-3, eval_every=100,
+                         steps_help=f"optimizer steps (default: --epochs passes over --train-file; "
+                                    f"{SYNTHETIC_STEPS} on the synthetic data)")
     add_size_arguments(ft, hidden=128, layers=2, intermediate=512, max_length=32)
     ft.set_defaults(func=finetune)
 

@@ -180,9 +180,9 @@ def test_training_writes_a_checkpoint_transformers_loads(tmp_path):
     batch = random_batch()
     train.train(model, endless(batch), steps=3, lr=1e-2, checkpoint_dir=tmp_path / "ckpt", save_every=2,
                 progress=False)
-    assert {"config.json", "model.safetensors", "trainer_state.json"} <= set(os.listdir(tmp_path / "ckpt"))
-    state = json.loads((tmp_path / "ckpt" / "trainer_state.json").read_text())
-    assert state["steps"] == 3 and len(state["losses"]) == 3
+    assert {"config.json", "model.safetensors", "trainer_state.json", "metrics.jsonl"} <= set(os.listdir(tmp_path / "ckpt"))
+    state = json.loads((tmp_path / "ckpt" / "trainer_state.json").read_text())   # transformers' TrainerState shape
+    assert state["global_step"] == state["max_steps"] == 3 and [r["step"] for r in state["log_history"]] == [1, 2, 3, 3]
 
     theirs = transformers.AlbertForSequenceClassification.from_pretrained(tmp_path / "ckpt").eval()
     with torch.no_grad():

@@ -10,7 +10,9 @@ Everything is seeded, so a rerun on the same machine and library versions gives 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import json
 import os
 import sys
 import tempfile
@@ -21,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import sentencepiece as spm  # noqa: E402
 
 from albert_np import synthetic, train  # noqa: E402
+from albert_np.io_utils import atomic_write_text  # noqa: E402
 from albert_np.demo import DEMO_SENTENCES, bundled_model_dir, fill_mask, format_predictions, load_model  # noqa: E402
 from albert_np.tokenizer import AlbertTokenizer  # noqa: E402
 
@@ -80,6 +83,12 @@ def main(argv=None) -> int:
         result = train.pretrain(run)
     minutes = (time.perf_counter() - start) / 60
     history = result["history"]
+    # The bundled folder keeps trainer_state.json in its first schema (per-step lists, which the notebooks and
+    # tests/test_cli.py read; albert_np.plotting reads both) and ships no metrics.jsonl: train() wrote both in
+    # transformers' shape, so the rebuilt folder holds the same files as the committed one.
+    atomic_write_text(os.path.join(args.out, train.TRAINER_STATE_NAME), json.dumps(history.to_dict(), indent=2))
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(args.out, train.METRICS_NAME))
     print(f"done in {minutes:.1f} min: {history.steps} steps, final loss {history.losses[-1]:.4f}, "
           f"last eval {history.evals[-1][1]}")
 

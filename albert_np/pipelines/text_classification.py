@@ -11,18 +11,20 @@ _LEGACY = object()  # top_k not given: transformers' legacy output (the best lab
 
 
 class TextClassificationPipeline(Pipeline):
-    """`pipe(inputs, top_k=..., function_to_apply=None)`.
+    """`pipe(inputs, top_k=..., function_to_apply=None, truncation=None, max_length=None)`.
 
     inputs: a text, a {"text", "text_pair"} dict, or a list of either. Without top_k: the best {label, score}
     (a text gives a one-element list, a list gives one dict per input, a dict gives the dict). With top_k
     (an int, or None for all labels): labels sorted by score, top_k of them, one list per input.
     Scores: sigmoid for one label or multi-label, softmax otherwise, raw logits for regression (as transformers).
+    truncation / max_length go to the tokenizer, as transformers' tokenizer_kwargs (default: no truncation).
     """
 
     task = "text-classification"
     per_token = False
 
-    def __call__(self, inputs, top_k=_LEGACY, function_to_apply: str | None = None):
+    def __call__(self, inputs, top_k=_LEGACY, function_to_apply: str | None = None, truncation=None,
+                 max_length: int | None = None):
         legacy = top_k is _LEGACY
         if not legacy:
             check_positive_int("top_k", top_k, allow_none=True)
@@ -32,7 +34,8 @@ class TextClassificationPipeline(Pipeline):
         items = list(inputs) if many else [inputs]
         if many and not items:
             raise ValueError("inputs is an empty list: pass a text, a {'text', 'text_pair'} dict, or a list of them")
-        features = [self.encode(*self.split(item))[0] for item in items]
+        cut = {k: v for k, v in (("truncation", truncation), ("max_length", max_length)) if v is not None}
+        features = [self.encode(*self.split(item), **cut)[0] for item in items]
         logits = self.run_model(features)
         results = [self.postprocess(lg, function_to_apply, None if legacy else top_k, legacy) for lg in logits]
         if many:
