@@ -193,7 +193,7 @@ def mean_loss(model, arrays: dict, batch_size: int = 64) -> float:
     total, n = 0.0, 0
     for batch in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
         rows = len(batch["input_ids"])
-        total += float(model(**batch).loss) * rows
+        total += float(model(**batch, return_dict=True).loss) * rows
         n += rows
     return total / max(n, 1)
 

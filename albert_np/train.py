@@ -57,7 +57,7 @@ def accumulate_gradients(model, micro_batches) -> tuple[float, dict]:
     total_loss, grads = 0.0, None
     scale = 1.0 / len(micro_batches)
     for model_kwargs in micro_batches:
-        out = model(**model_kwargs)
+        out = model(**model_kwargs, return_dict=True)
         if out.loss is None:
             raise ValueError(f"{type(model).__name__} returned no loss: the batches must include labels")
         total_loss += float(out.loss) * scale
@@ -258,7 +258,7 @@ def classification_metrics(model, arrays: dict, batch_size: int = 128) -> dict:
     """Accuracy and mean cross-entropy of a sequence classifier over `arrays` (input_ids, ..., labels)."""
     correct, loss_sum, n = 0, 0.0, 0
     for model_kwargs in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
-        out = model(**model_kwargs)
+        out = model(**model_kwargs, return_dict=True)
         logits = model.backend.to_numpy(out.logits)
         correct += int(np.sum(np.argmax(logits, axis=-1) == model_kwargs["labels"]))
         loss_sum += float(out.loss) * len(model_kwargs["labels"])
@@ -271,7 +271,7 @@ def pretraining_metrics(model, arrays: dict, batch_size: int = 128) -> dict:
     mlm_hits = mlm_total = sop_hits = n = 0
     loss_sum = 0.0
     for model_kwargs in synthetic.iterate_batches(arrays, batch_size, shuffle=False, forever=False):
-        out = model(**model_kwargs)
+        out = model(**model_kwargs, return_dict=True)
         predicted = np.argmax(model.backend.to_numpy(out.prediction_logits), axis=-1)
         target = model_kwargs["labels"] != -100
         mlm_hits += int(np.sum((predicted == model_kwargs["labels"]) & target))

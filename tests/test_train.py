@@ -71,6 +71,19 @@ def test_accumulating_two_half_batches_gives_the_full_batch_gradient():
         np.testing.assert_allclose(accum[name], full[name], rtol=1e-9, atol=1e-13, err_msg=name)
 
 
+def test_training_and_evaluation_work_when_the_config_says_return_dict_false():
+    # A config.json written with "return_dict": false makes plain forwards return tuples; the training loop
+    # and its metrics ask for the output record themselves, so they are not broken by it.
+    model = tiny_classifier(dtype="float64")
+    batch = random_batch()
+    expected_loss, expected = train.accumulate_gradients(model, [batch])
+    model.config.return_dict = False
+    assert isinstance(model(**batch), tuple)
+    loss, grads = train.accumulate_gradients(model, [batch])
+    assert loss == expected_loss and set(grads) == set(expected)
+    assert train.classification_metrics(model, batch, batch_size=4)["loss"] == pytest.approx(expected_loss, rel=1e-12)
+
+
 def test_accum_two_takes_the_same_step_as_one_full_batch():
     batch = random_batch()
     one, two = tiny_classifier("float64"), tiny_classifier("float64")
