@@ -12,7 +12,6 @@ import math
 import os
 import threading
 import types
-import warnings
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -101,7 +100,7 @@ class AlbertPreTrainedModel:
         self.dtype = str(dtype)
         self._xp_dtype = self.backend.dtype(self.dtype)
         self.prefix = "" if self.is_base_model else self.base_model_prefix + "."
-        self._shared = SimpleNamespace(training=False, keep_tape=True)   # shared with model.albert
+        self._shared = SimpleNamespace(training=False)   # shared with model.albert
         self._local = threading.local()                                   # this thread's tape; shared with model.albert
         self._albert = None
         self.activation = ops.get_activation(config.hidden_act)
@@ -344,21 +343,12 @@ class AlbertPreTrainedModel:
 
     @property
     def requires_grad(self) -> bool:
-        """Whether a forward on this thread now keeps a tape: False under no_grad() or after the deprecated
-        requires_grad_(False)."""
-        return self._shared.keep_tape and is_grad_enabled()
+        """Whether a forward on this thread now keeps a tape for backward(): False under no_grad().
 
-    def requires_grad_(self: _Model, flag: bool = True) -> _Model:
-        """Deprecated: use `with albert_np.no_grad():`. requires_grad_(False) makes every forward keep no tape.
-
-        In torch, requires_grad_(False) freezes the weights instead; this old meaning is kept only so existing
-        code runs, with a DeprecationWarning.
+        There is no requires_grad_(): in torch it freezes weights, and albert_np has no frozen weights (a
+        backward gives every weight's gradient; leave a key out of the optimizer's step to keep it fixed).
         """
-        warnings.warn("model.requires_grad_(False) is deprecated: it does not freeze weights as in torch, it only "
-                      "stops forwards from keeping a tape; use `with albert_np.no_grad(): model(...)` instead",
-                      DeprecationWarning, stacklevel=2)
-        self._shared.keep_tape = bool(flag)
-        return self
+        return is_grad_enabled()
 
     # ---- loading and saving ----
 
@@ -427,8 +417,8 @@ class AlbertPreTrainedModel:
             output_hidden_states = cfg.output_hidden_states
         if output_attentions is None:
             output_attentions = cfg.output_attentions
-        save = is_grad_enabled() and self._shared.keep_tape
-        self._local.no_tape_reason = None if save else ("no_grad" if not is_grad_enabled() else "requires_grad")
+        save = is_grad_enabled()
+        self._local.no_tape_reason = None if save else "no_grad"
         e, emb_cache = layers.embeddings_forward(bk, p, pre + "embeddings.", cfg, batch, self.training, trace)
         h, hs, att, enc_cache = layers.encoder_forward(bk, p, pre, e, batch, cfg, self.activation, self.training, save,
                                                        output_hidden_states, output_attentions, trace)
@@ -514,9 +504,6 @@ class AlbertPreTrainedModel:
         if reason == "no_grad":
             return ("backward() has no tape: this thread's last forward ran under albert_np.no_grad(), which keeps "
                     "no caches; run the forward outside no_grad(), then backward()")
-        if reason == "requires_grad":
-            return ("backward() has no tape: the model was set to requires_grad=False (deprecated), so its forwards "
-                    "keep no caches; call requires_grad_(True) or use no_grad() only for inference")
         return ("backward() needs a forward pass first on this thread (each thread has its own tape): "
                 "call the model on a batch, then backward()")
 
