@@ -110,7 +110,7 @@ def fuse_qkv(bk, p, lp, cfg):
 
 @dataclass
 class AlbertLayerCache:
-    attention: ops.AttentionCache        # q, k, v [B, h, S, d], probs [B, h, S, S], ...
+    attention: ops.AttentionCache        # q, k, v [B, h, S, d], ... (probs not kept: rebuilt in the backward)
     dense: ops.LinearCache               # context [N, H] -> [N, H]
     dropout: ops.DropoutCache            # on the dense output
     attention_layer_norm: ops.LayerNormCache  # over x + dense output [N, H]
@@ -142,6 +142,8 @@ def albert_layer_forward(bk, p, lp, qkv, x, batch, cfg, act, training, save_for_
         record(trace, t + "scores", c.scores, None)
         record(trace, t + "probs", c.probs, None)
         record(trace, t + "context", ctx, (B, S, H))
+    probs = attn_cache.probs                                      # [B, h, S, S]: returned for output_attentions
+    attn_cache.probs = None       # not kept on the tape: the backward rebuilds them from q and k, as torch's SDPA
     proj, dense_cache = ops.linear_forward(bk, ctx, p[a + "dense.weight"], p[a + "dense.bias"])
     record(trace, t + "dense", proj, (B, S, H))
     proj, drop_cache = ops.dropout_forward(bk, proj, cfg.hidden_dropout_prob, training)
@@ -161,7 +163,7 @@ def albert_layer_forward(bk, p, lp, qkv, x, batch, cfg, act, training, save_for_
     record(trace, name + "full_layer_layer_norm", y, (B, S, H))
     cache = AlbertLayerCache(attn_cache, dense_cache, drop_cache, ln1_cache, ffn_cache, act_cache, ffn_out_cache,
                              ln2_cache)
-    return y, attn_cache.probs, cache
+    return y, probs, cache
 
 
 def albert_layer_backward(bk, lp, dy, cache, act, cfg, grads, trace_grad=None, name=""):

@@ -432,7 +432,9 @@ class AttentionCache:
     q: object                # [B, h, S, d] queries, already times 1/sqrt(d) (see layers.fuse_qkv)
     k: object                # [B, h, S, d]
     v: object                # [B, h, S, d]
-    probs: object            # [B, h, S, S] softmax(scores), before dropout (transformers' `attentions`)
+    probs: object            # [B, h, S, S] softmax(scores), before dropout (transformers' `attentions`), or None:
+                             # the backward then rebuilds them from q, k and mask_add (a model's tape does that)
+    mask_add: object         # [B, 1, 1, S] or None, as given to attention_forward
     dropout: DropoutCache    # keep [B, h, S, S] bool or None; the backward rebuilds probs after dropout from it
     scores: object           # [B, h, S, S] q k^T / sqrt(d), before the mask is added; kept only when traced
     batch_size: int
@@ -450,8 +452,9 @@ class AttentionGrads:
     scores: object
 
 
-def attention_rows(xp, keep_scores, p_drop, q, k, v, mask_add, keep):
-    # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache
+def attention_probs(xp, q, k, mask_add, keep_scores):
+    # (softmax(q k^T + mask_add), q k^T or None) for a block [b, h, S, d]: the forward's, and the backward's
+    # when the cache does not keep the probabilities (the same calls, so the same bits)
     scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                   # [b, h, S, S], q k^T / sqrt(d)
     raw = scores
     # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while keeping
@@ -461,14 +464,22 @@ def attention_rows(xp, keep_scores, p_drop, q, k, v, mask_add, keep):
         scores = scores + mask_add                                            # raw stays q k^T / sqrt(d)
     elif mask_add is not None:
         scores += mask_add
-    probs = softmax_rows(xp, scores)
+    return softmax_rows(xp, scores), (raw if keep_scores else None)
+
+
+def attention_rows(xp, keep_scores, p_drop, q, k, v, mask_add, keep):
+    # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache
+    probs, raw = attention_probs(xp, q, k, mask_add, keep_scores)
     probs_dropped = probs if keep is None else probs * dropout_scale(xp, keep, probs.dtype, p_drop)
     ctx = xp.permute_dims(xp.matmul(probs_dropped, v), (0, 2, 1, 3))         # [b, S, h, d]
     return (ctx, probs) + ((raw,) if keep_scores else ())
 
 
-def attention_backward_rows(xp, keep_inner, p_drop, dctx, q, k, v, probs, keep):
-    # probs after dropout rebuilt bit for bit, block by block, instead of kept: one [B, h, S, S] array less
+def attention_backward_rows(xp, keep_inner, p_drop, dctx, q, k, v, probs, mask_add, keep):
+    # probs after dropout rebuilt bit for bit, block by block, instead of kept: one [B, h, S, S] array less;
+    # the probs themselves too when the cache has none (while the block's q and k are in cache)
+    if probs is None:
+        probs = attention_probs(xp, q, k, mask_add, False)[0]
     scale = None if keep is None else dropout_scale(xp, keep, probs.dtype, p_drop)
     probs_dropped = probs if scale is None else probs * scale
     dprobs_dropped = xp.matmul(dctx, xp.permute_dims(v, (0, 1, 3, 2)))
@@ -501,7 +512,7 @@ def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads,
     ctx, probs, *rest = bk.batchwise(partial(attention_rows, xp, keep_scores, p_drop), q, k, v, mask_add, keep)
     scores = rest.pop(0) if keep_scores else None
     ctx = xp.reshape(ctx, (batch_size * seq_len, hidden))                                       # [N, H]
-    return ctx, AttentionCache(qkv_cache, q, k, v, probs, DropoutCache(keep, p_drop), scores,
+    return ctx, AttentionCache(qkv_cache, q, k, v, probs, mask_add, DropoutCache(keep, p_drop), scores,
                                batch_size, seq_len, heads)
 
 
@@ -515,7 +526,7 @@ def attention_backward(bk, dctx, cache, keep_inner=False):
     d = hidden // c.heads
     dctx = xp.permute_dims(xp.reshape(dctx, (c.batch_size, c.seq_len, c.heads, d)), (0, 2, 1, 3))  # [B, h, S, d]
     out = bk.batchwise(partial(attention_backward_rows, xp, keep_inner, c.dropout.p), dctx, c.q, c.k, c.v, c.probs,
-                       c.dropout.keep)
+                       c.mask_add, c.dropout.keep)
     dqkv, dprobs, dscores = out if keep_inner else (out, None, None)
     inner = None
     if keep_inner:
