@@ -75,8 +75,8 @@ def bench_shape(args, path, shape, models):
           f"{args.threads} threads each")
     for what in whats:
         if args.repeats:
-            results["times"][what, "one process"] = in_process(*models, batch, what, args.repeats, args.warmup,
-                                                              args.gap, models[2] if len(models) > 2 else None)
+            results["times"][what, "one process"] = in_process(models[0], models[1], batch, what, args.repeats,
+                                                              args.warmup, args.gap, *models[2:])
         if args.processes:
             s = lib.time_own_processes(path, shape, what, args.processes, args.process_repeats, args.warmup,
                                        args.threads)
