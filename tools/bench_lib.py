@@ -280,7 +280,7 @@ def time_child(who, path, shape, what, repeats, warmup, threads):
 # ---- memory -----------------------------------------------------------------------------------------------------
 
 
-def _status_mib(field):
+def status_mib(field):
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith(field + ":"):
@@ -301,17 +301,17 @@ def memory_child(who, path, shape, what, threads):
     model = load(who, path, threads)
     run = step(who, model, make_batch(*shape), what)
     gc.collect()
-    loaded = _status_mib("VmRSS")
+    loaded = status_mib("VmRSS")
     run()
     release(who, model)
     gc.collect()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     out = run()
-    peak = _status_mib("VmHWM")
+    peak = status_mib("VmHWM")
     del out                          # after "train", albert_np still holds its tape and torch its .grad
     gc.collect()
-    return {"peak_mib": peak - loaded, "held_mib": _status_mib("VmRSS") - loaded}
+    return {"peak_mib": peak - loaded, "held_mib": status_mib("VmRSS") - loaded}
 
 
 # glibc keeps freed blocks below its mmap threshold for reuse, and raises that threshold (up to 32 MiB) each time

@@ -18,16 +18,7 @@ import json
 import subprocess
 import sys
 
-BASE_V2 = dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-               intermediate_size=3072, hidden_act="gelu_new", max_position_embeddings=512)
-
-
-def _status_mib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+from bench_lib import BASE_V2, status_mib   # tools/ is this script's folder, so first on sys.path
 
 
 def child(mode, batch, seq):
@@ -54,12 +45,12 @@ def child(mode, batch, seq):
     gc.collect()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    before = _status_mib("VmRSS")
+    before = status_mib("VmRSS")
     tracemalloc.start()
     out = run()
     traced_peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    peak = _status_mib("VmHWM")
+    peak = status_mib("VmHWM")
     del out
     print(json.dumps({"peak_growth_mib": peak - before, "traced_peak_mib": traced_peak}))
 
