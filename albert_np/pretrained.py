@@ -191,6 +191,7 @@ class AlbertPreTrainedModel:
         """Replace the word-embedding table by `value` (an array of any backend, or nested lists) of shape
         [vocab_size, embedding_size], converted to the model's backend and dtype. The MLM heads' decoder is
         tied to it, so it changes too. For another number of tokens use resize_token_embeddings()."""
+        self._check_owns_weights("set_input_embeddings")
         key = self.prefix + _WORD_EMBEDDINGS
         host = to_host(self.backend, value, "set_input_embeddings(value)")
         want = tuple(self.params[key].shape)

@@ -16,7 +16,9 @@ DEFAULT_RTOL = {"float64": 1e-10, "float32": 1e-4, "float16": 1e-2}
 
 def default_rtol(*arrays):
     """The tolerance for the least precise floating dtype among `arrays` (float64's when none is float)."""
-    dtypes = [np.dtype(a.dtype) for a in arrays if hasattr(a, "dtype") and np.dtype(a.dtype).kind == "f"]
+    # The dtype of the host copy: it is a NumPy dtype for every backend (CuPy, array-API namespaces too).
+    dtypes = [to_numpy(a).dtype for a in arrays if hasattr(a, "dtype")]
+    dtypes = [d for d in dtypes if d.kind == "f"]
     return max((DEFAULT_RTOL.get(str(d), 1e-2) for d in dtypes), default=DEFAULT_RTOL["float64"])
 
 

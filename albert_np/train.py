@@ -289,7 +289,7 @@ def capital_recall(model, tokenizer) -> float:
     enc = tokenizer(texts, padding=True, return_tensors="np")
     ids = np.asarray(enc["input_ids"], dtype=np.int64)
     out = model(input_ids=ids, attention_mask=np.asarray(enc["attention_mask"]),
-                token_type_ids=np.asarray(enc["token_type_ids"]))
+                token_type_ids=np.asarray(enc["token_type_ids"]), return_dict=True)
     logits = model.backend.to_numpy(out.logits if "logits" in out else out.prediction_logits)
     rows, cols = np.nonzero(ids == tokenizer.mask_token_id)
     guesses = tokenizer.convert_ids_to_tokens([int(i) for i in logits[rows, cols].argmax(axis=-1)])

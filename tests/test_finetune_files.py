@@ -191,7 +191,7 @@ def test_metrics_jsonl_is_written_as_training_goes_and_a_rerun_starts_it_over(tm
 
 
 def test_trainer_state_is_transformers_trainer_state(tmp_path):
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     from transformers.trainer_callback import TrainerState
 
     train.train(tiny_classifier(), endless_batch(), steps=3, save_every=2, checkpoint_dir=tmp_path / "ckpt",
@@ -201,7 +201,6 @@ def test_trainer_state_is_transformers_trainer_state(tmp_path):
     state = TrainerState.load_from_json(str(tmp_path / "ckpt" / "trainer_state.json"))
     assert (state.global_step, state.max_steps, state.epoch, state.num_train_epochs, state.train_batch_size) == (3, 3, 1.5, 2, 4)
     assert [r["step"] for r in state.log_history if "loss" in r] == [1, 2, 3]
-    assert transformers.__version__
 
 
 def test_plot_draws_a_finetuning_run(tmp_path, capsys):

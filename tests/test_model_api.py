@@ -136,6 +136,9 @@ def test_model_albert_cannot_move_its_parents_weights_alone():
         model.albert.to("float64")
     with pytest.raises(RuntimeError, match=r"call resize_token_embeddings\(\) on the model itself"):
         model.albert.resize_token_embeddings(40)
+    table = model.get_input_embeddings()
+    with pytest.raises(RuntimeError, match=r"call set_input_embeddings\(\) on the model itself"):
+        model.albert.set_input_embeddings(table)
 
 
 # ---- return_dict ----------------------------------------------------------------------------------------
@@ -149,7 +152,7 @@ def test_return_dict_false_gives_the_set_fields_as_a_tuple_loss_first(cls):
     tup = model(**batch, output_hidden_states=True, return_dict=False)
     assert isinstance(tup, tuple) and len(tup) == len(out)
     names = [f for f in type(out).fields if f in out]
-    assert names[0] == ("loss" if "loss" in out else names[0]) and names[-1] == "hidden_states"
+    assert ("loss" not in out or names[0] == "loss") and names[-1] == "hidden_states"
     for value, name in zip(tup, names):
         if name == "hidden_states":
             assert all(np.array_equal(a, b) for a, b in zip(value, out[name]))

@@ -35,3 +35,9 @@ def test_shape_mismatch_and_nan_are_named():
         assert_close(np.zeros(2), np.zeros(3), name="probs")
     with pytest.raises(AssertionError, match="the actual value holds NaN"):
         assert_close(np.array([np.nan]), np.array([1.0]))
+
+
+def test_default_rtol_reads_the_dtype_of_array_api_arrays():
+    xps = pytest.importorskip("array_api_strict")
+    assert default_rtol(xps.asarray([1.0], dtype=xps.float32)) == 1e-4
+    assert assert_close(xps.asarray([1.0, 2.0], dtype=xps.float64), np.array([1.0, 2.0])) == 0.0

@@ -84,6 +84,14 @@ def test_training_and_evaluation_work_when_the_config_says_return_dict_false():
     assert train.classification_metrics(model, batch, batch_size=4)["loss"] == pytest.approx(expected_loss, rel=1e-12)
 
 
+def test_capital_recall_works_when_the_config_says_return_dict_false():
+    model = an.AlbertForMaskedLM.from_pretrained(bundled_model_dir())
+    tok = train.load_tokenizer(bundled_model_dir())
+    expected = train.capital_recall(model, tok)
+    model.config.return_dict = False
+    assert train.capital_recall(model, tok) == expected > 0.5
+
+
 def test_accum_two_takes_the_same_step_as_one_full_batch():
     batch = random_batch()
     one, two = tiny_classifier("float64"), tiny_classifier("float64")
