@@ -60,8 +60,9 @@ def trainer_state(history: TrainHistory, *, max_steps: int, eval_steps: int = 0,
 
 class MetricsLog:
     """metrics.jsonl: one JSON object per line, written and flushed as training goes (a crash keeps every line
-    logged before it). The first line of a run replaces the file: train() starts a new run, never a resumed one,
-    so no line is ever written twice."""
+    logged before it). train() starts a new run, never a resumed one, so its first line starts a new file; a
+    log already there from an earlier run is kept, renamed to metrics.jsonl.1 (or .2, ... the first free name),
+    since saving never deletes what was there."""
 
     def __init__(self, path):
         self.path, self.started = os.fspath(path), False
@@ -69,7 +70,12 @@ class MetricsLog:
     def write(self, record: dict):
         if not self.started:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        with open(self.path, "a" if self.started else "w", encoding="utf-8") as f:
+            if os.path.exists(self.path):
+                n = 1
+                while os.path.exists(f"{self.path}.{n}"):
+                    n += 1
+                os.replace(self.path, f"{self.path}.{n}")
+        with open(self.path, "a" if self.started else "x", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
             f.flush()
         self.started = True

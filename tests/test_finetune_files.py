@@ -168,7 +168,7 @@ def endless_batch():
         yield batch
 
 
-def test_metrics_jsonl_is_written_as_training_goes_and_a_rerun_starts_it_over(tmp_path):
+def test_metrics_jsonl_is_written_as_training_goes_and_a_rerun_keeps_the_old_log_beside_it(tmp_path):
     folder = tmp_path / "ckpt"
     seen = []
 
@@ -184,7 +184,8 @@ def test_metrics_jsonl_is_written_as_training_goes_and_a_rerun_starts_it_over(tm
     train.train(tiny_classifier(), endless_batch(), steps=4, eval_fn=eval_fn, eval_every=2, checkpoint_dir=folder,
                 progress=False)
     again = read_jsonl(folder / "metrics.jsonl")
-    assert [r["step"] for r in again] == [r["step"] for r in first]   # a new run replaces the log, never appends
+    assert [r["step"] for r in again] == [r["step"] for r in first]   # a new run starts a new log, never appends
+    assert read_jsonl(folder / "metrics.jsonl.1") == first              # and the earlier run's log is kept
     assert [r["loss"] for r in again if "loss" in r] == [r["loss"] for r in first if "loss" in r]
     assert [r.get("eval_answer") for r in first if "eval_answer" in r] == [42.0, 42.0]
     assert all("epoch" not in r for r in first)   # an endless stream has no epochs
