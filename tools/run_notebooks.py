@@ -29,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
+sys.path.insert(0, str(ROOT))   # this checkout's albert_np, installed or not
+from albert_np.io_utils import atomic_write_text  # noqa: E402
 STAMP_KEY = "albert_np"
 STORED_DTYPE = "float64"
 CELL_TIMEOUT_S = 120
@@ -125,7 +127,8 @@ def store(path, executed, original_metadata):
         cell.metadata.pop("execution", None)  # timings, should a client record them anyway
     executed.metadata[STAMP_KEY] = {"source_sha256": source_sha256(executed), "dtype": STORED_DTYPE}
     nbformat.validate(executed)
-    nbformat.write(executed, path)
+    text = nbformat.writes(executed)
+    atomic_write_text(path, text if text.endswith("\n") else text + "\n")   # interrupted: the old notebook stays whole
 
 
 def notebook_paths(paths):
