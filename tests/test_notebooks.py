@@ -49,7 +49,7 @@ def test_series_exists_with_the_seven_notebooks_and_nothing_else():
 
 
 @pytest.mark.parametrize("name", SERIES)
-def test_stored_outputs_are_from_the_current_code(name):
+def test_stored_outputs_are_from_the_notebooks_current_code_cells(name):
     reasons = run_notebooks.stale_reasons(notebook(name))
     assert not reasons, (f"notebooks/{name}.ipynb: {'; '.join(reasons)}. Run "
                          f"`python tools/run_notebooks.py notebooks/{name}.ipynb` and commit the notebook.")
