@@ -104,8 +104,29 @@ def header(with_torch=True):
         lines[-1] += (f", torch {torch.__version__} (ATen kernels: {torch.backends.cpu.get_cpu_capability()}), "
                       f"transformers {transformers.__version__}")
     lines += ["BLAS and thread pools (threadpoolctl): " + line for line in blas_lines()]
+    lines += kernel_setting_lines()
     if with_torch:
         lines.append("torch's own BLAS (linked into it, so threadpoolctl cannot see it): " + torch_blas())
+    return lines
+
+
+# Environment variables that choose the kernels (docs/parity.md) or their blocking: a figure is only
+# comparable with another one taken under the same settings.
+KERNEL_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT", "MKL_ENABLE_INSTRUCTIONS",
+                   "MKL_CBWR", "ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA")
+
+
+def kernel_setting_lines():
+    """The kernel settings set in the environment and, when OPENBLAS_CORETYPE forces a kernel, the one OpenBLAS
+    would pick for this CPU on its own (asked of a fresh process without the variable)."""
+    found = [f"{name}={os.environ[name]}" for name in KERNEL_SETTINGS if name in os.environ]
+    lines = ["kernel settings in the environment: " + (" ".join(found) if found else "none")]
+    if "OPENBLAS_CORETYPE" in os.environ:
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        ask = ("import numpy; from threadpoolctl import threadpool_info; "
+               "print(*[p.get('architecture') for p in threadpool_info() if p['internal_api'] == 'openblas'])")
+        own = subprocess.run([sys.executable, "-c", ask], env=env, capture_output=True, text=True).stdout.strip()
+        lines.append(f"  OPENBLAS_CORETYPE forces OpenBLAS's kernel; without it OpenBLAS picks {own or '?'} on this CPU")
     return lines
 
 
