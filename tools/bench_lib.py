@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -290,12 +291,28 @@ def time_child(who, path, shape, what, repeats, warmup, threads):
     run = step(who, model, make_batch(*shape), what)
     for _ in range(warmup):
         run()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         run()
         times.append(time.perf_counter() - t0)
-    return {"times": times}
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    # what the kernel counted per timed run, and the huge pages held: what moves a process's time (bench_steadiness.py)
+    return {"times": times, "minflt": (after.ru_minflt - before.ru_minflt) / repeats,
+            "nivcsw": (after.ru_nivcsw - before.ru_nivcsw) / repeats, "huge_mib": huge_pages_mib()}
+
+
+def huge_pages_mib():
+    """Transparent huge pages this process holds (AnonHugePages of /proc/self/smaps_rollup; 0 where there is none)."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("AnonHugePages:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 # ---- memory -----------------------------------------------------------------------------------------------------

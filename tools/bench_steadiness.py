@@ -13,43 +13,13 @@ the two frameworks alternate, so a slow spell of the machine falls on both.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_lib as lib  # noqa: E402
-
-
-def huge_pages_kib():
-    with open("/proc/self/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("AnonHugePages:"):
-                return int(line.split()[1])
-    return 0
-
-
-def child(who, path, repeats, threads):
-    model = lib.load(who, path, threads)
-    run = lib.step(who, model, lib.make_batch(8, 128), "forward")
-    for _ in range(2):
-        run()
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"median": statistics.median(times), "times": times,
-                      "minflt": (after.ru_minflt - before.ru_minflt) / repeats,
-                      "nivcsw": (after.ru_nivcsw - before.ru_nivcsw) / repeats,
-                      "huge_mib": huge_pages_kib() / 1024}))
 
 
 def main():
@@ -60,12 +30,9 @@ def main():
     ap.add_argument("--who", choices=["ours", "torch", "both"], default="both")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the measured processes")
     ap.add_argument("--checkpoint")
-    ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args._child:
-        return child(args._child[0], args._child[1], args.repeats, args.threads)
     print(*lib.header(), sep="\n")
-    env = os.environ | dict(item.split("=", 1) for item in args.env)
+    env = dict(item.split("=", 1) for item in args.env)
     print("environment added:", " ".join(args.env) or "nothing")
     who = ["ours", "torch"] if args.who == "both" else [args.who]
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,10 +42,9 @@ def main():
         got = {w: [] for w in who}
         for i in range(args.processes):
             for w in (who if i % 2 == 0 else who[::-1]):
-                proc = subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats), "--threads",
-                                       str(args.threads), "--_child", w, path], env=env, capture_output=True,
-                                      text=True, check=True)
-                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                r = lib.run_child({"kind": "time", "who": w, "path": path, "shape": [8, 128], "what": "forward",
+                                   "repeats": args.repeats, "warmup": 2, "threads": args.threads}, env=env)
+                r["median"] = statistics.median(r["times"])
                 got[w].append(r)
                 print(f"  {w:5s} process {i}: median {1000 * r['median']:7.1f} ms  runs "
                       f"{' '.join(f'{1000 * t:.0f}' for t in r['times'])}  page faults/run {r['minflt']:8.0f}  "
