@@ -177,7 +177,7 @@ def main(argv=None):
                 models.append(load_baseline(args.baseline, path, args.threads))
         for line in lib.header():
             print(line)
-        print(f"threads: {args.threads} each; OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}; "
+        print(f"threads: {args.threads} each; "
               f"one process: {args.repeats} alternating rounds after {args.warmup} warm-up, gap {args.gap} s; "
               f"own processes: {args.processes} pairs x {args.process_repeats} runs after {args.warmup} warm-up; "
               f"memory: allocator {args.allocator!r} (--allocator)")
