@@ -4,7 +4,11 @@ Private: `Backend.rowwise`, `Backend.batchwise` and `Backend.matmul` are the way
 each ufunc on one core, and OpenBLAS threads each GEMM itself and then spins its idle workers for about 0.1 s,
 which starves elementwise threads that run next. So here BLAS runs on one thread while albert_np's own pool
 cuts the products, the elementwise work (in cache-sized row blocks) and attention (a few sequences at a time)
-into blocks that whichever thread asks next takes. The results are bit for bit those of the unsplit call.
+into blocks that whichever thread asks next takes. Elementwise and attention results are bit for bit those
+of the unsplit call. A product's are in float64, and in float32 to the last bits only: OpenBLAS's AVX2 (Haswell)
+SGEMM kernel sums a row's terms in an order that depends on how many rows and columns the call has, so a row
+cut off with fewer others can differ by a few units in the last place (up to 7e-5 on 768-term dot products of
+N(0, 1) numbers, about 1e-6 relative, on an AMD Zen 3 and a Zen 5), as does OpenBLAS's own two-thread run.
 """
 
 from __future__ import annotations
@@ -106,10 +110,10 @@ def matmul(bk, a, b, bias=None):
 
     NumPy's BLAS (OpenBLAS) threads each GEMM itself, and after every GEMM its idle workers spin on the
     cores for about 0.1 s, which starves the elementwise threads of `rowwise` that run next. So here BLAS
-    runs on one thread and the product is cut instead: the rows of a 2-D `a`, or the leading (batch, head)
-    axis of stacked matrices, go out in blocks to the same threads as `rowwise`. One pool then does all
-    the work, as in torch. `bias` (broadcast over the last axis) is added to each block of the result right
-    after its GEMM, while the block is still in cache. Where NumPy's BLAS offers no thread control (not
+    runs on one thread and the product is cut instead: the rows of a 2-D `a` (or, when it has too few rows,
+    the columns of a 2-D `b`), or the leading (batch, head) axis of stacked matrices, go out in blocks to the
+    same threads as `rowwise`. One pool then does all the work, as in torch. `bias` (broadcast over the last
+    axis) is added to each block of the result right after its GEMM, while the block is still in cache. Where NumPy's BLAS offers no thread control (not
     OpenBLAS), this is plain `np.matmul`.
     """
     own_threads = bk.name == "numpy" and _blas() is not None
@@ -122,6 +126,14 @@ def matmul(bk, a, b, bias=None):
             return y
         out = np.empty(np.broadcast_shapes(a.shape[:-1], b.shape[:-2] + (1,)) + b.shape[-1:],
                        dtype=np.result_type(a, b))
+        if axis == -1:  # blocks of b's columns, each the product of all of a with them
+            def block(s):
+                cols = slice(s, s + size)
+                y = np.matmul(a, b[:, cols], out=out[..., cols])
+                if bias is not None:
+                    y += bias[cols]
+            _in_parallel(bk, range(0, b.shape[-1], size), block)
+            return out
         lead = (slice(None),) * axis
 
         def block(s):
@@ -232,6 +244,8 @@ class _BlockQueue:
 
 _MATMUL_MIN_FLOPS = 1 << 22  # about 4 MFLOP, some 30 us: below this a split costs more than it saves
 _MATMUL_MIN_ROWS = 64        # with fewer rows per block, packing `b` starts to cost as much as the product
+_MATMUL_MIN_COLUMN_FLOPS = 1 << 25  # about 32 MFLOP: a product of few rows is cut by columns only above this
+_MATMUL_COLUMN_ALIGN = 64    # column blocks are whole multiples of the GEMM kernel's panel width
 _blas_controls = "unset"     # (get_num_threads, set_num_threads) of NumPy's OpenBLAS, or None: see _blas()
 _blas_depth, _blas_saved = 0, None
 _blas_lock = threading.Lock()
@@ -297,12 +311,18 @@ def _matmul_split_axis(a, b, threads):
     """(axis, block length) along which to cut a @ b into about 2 * threads blocks, or (None, 0): run it whole.
 
     A 2-D `b` (a weight) is shared by every block and `a` is cut along its first axis (its rows when 2-D).
+    When `a` has too few rows for two blocks of `_MATMUL_MIN_ROWS` (one short sequence: 16 rows), `b` is cut
+    into blocks of columns instead (axis -1), each multiplied by all of `a`, above a larger size: with the
+    whole of b's columns on one thread, a b1s16 forward ran every product on one core.
     Stacked matrices with the same leading shape are cut along the batch axis, or the head axis when the batch
     is too small. Twice as many blocks as threads lets a thread that starts late take fewer.
     """
     if threads < 2 or a.ndim < 2 or b.ndim < 2 or 2 * a.size * b.shape[-1] < _MATMUL_MIN_FLOPS:
         return None, 0
     if b.ndim == 2:
+        rows = a.size // a.shape[-1]
+        if rows < 2 * _MATMUL_MIN_ROWS and 2 * a.size * b.shape[-1] >= _MATMUL_MIN_COLUMN_FLOPS:
+            return -1, _MATMUL_COLUMN_ALIGN * -(-b.shape[-1] // (2 * threads * _MATMUL_COLUMN_ALIGN))
         axis, min_len = 0, (_MATMUL_MIN_ROWS if a.ndim == 2 else 1)
     elif a.shape[:-2] == b.shape[:-2]:
         axis, min_len = (0 if a.shape[0] >= threads or a.ndim == 3 else 1), 1

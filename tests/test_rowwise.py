@@ -116,6 +116,8 @@ def split_everything(monkeypatch):
         pytest.skip("NumPy's BLAS is not OpenBLAS: Backend.matmul is plain np.matmul here")
     monkeypatch.setattr(backend_module, "_MATMUL_MIN_FLOPS", 0)
     monkeypatch.setattr(backend_module, "_MATMUL_MIN_ROWS", 4)
+    monkeypatch.setattr(backend_module, "_MATMUL_MIN_COLUMN_FLOPS", 0)
+    monkeypatch.setattr(backend_module, "_MATMUL_COLUMN_ALIGN", 4)
     return blocked_backend(threads=2)
 
 
@@ -127,6 +129,27 @@ def test_matmul_cut_into_row_blocks_equals_the_whole_product(split_everything):
     np.testing.assert_allclose(split_everything.matmul(a, w.T, bias=b), a @ w.T + b, rtol=1e-13, atol=1e-13)
     # a transposed view, as in the weight gradient dW = dy^T x
     np.testing.assert_allclose(split_everything.matmul(a.T, a), a.T @ a, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("a_shape", [(5, 16), (1, 5, 16)])
+def test_matmul_of_few_rows_is_cut_into_column_blocks_that_equal_the_whole_product(split_everything, a_shape):
+    rng = np.random.default_rng(6)
+    a, w, b = rng.normal(size=a_shape), rng.normal(size=(150, 16)), rng.normal(size=150)
+    # 5 rows are fewer than two blocks of 4, so the 150 columns go out in blocks of 40 (a multiple of 4)
+    assert backend_module._matmul_split_axis(a, w.T, 2) == (-1, 40)
+    np.testing.assert_allclose(split_everything.matmul(a, w.T), a @ w.T, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(split_everything.matmul(a, w.T, bias=b), a @ w.T + b, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("rows, k, n, expected", [
+    (16, 768, 3072, (-1, 768)),     # b1s16's intermediate layer: 75 MFLOP, cut into 4 blocks of columns
+    (16, 128, 30000, (-1, 7552)),   # b1s16's tied decoder
+    (16, 768, 768, (None, 0)),      # 19 MFLOP: the hand-off to a thread costs more than it saves
+    (1024, 768, 3072, (0, 256)),    # b8s128: the rows are cut
+])
+def test_default_split_cuts_a_short_sequence_by_columns_and_a_batch_by_rows(rows, k, n, expected):
+    a, w = np.empty((rows, k), np.float32), np.empty((n, k), np.float32)
+    assert backend_module._matmul_split_axis(a, w.T, 2) == expected
 
 
 @pytest.mark.parametrize("shape, axis", [((4, 3, 8, 5), 0), ((1, 6, 8, 5), 1)])
