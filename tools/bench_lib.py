@@ -257,14 +257,14 @@ def summarize_pairs(ours, theirs):
             "paired": statistics.median(ratios), "low": min(ratios), "high": max(ratios), "n": len(ratios)}
 
 
-def run_child(spec, env=None):
-    """Run `bench.py --_child SPEC` in a fresh interpreter (with `env` added to the environment) and return the
-    JSON dict its last line prints."""
-    bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench.py")
-    proc = subprocess.run([sys.executable, bench, "--_child", json.dumps(spec)], capture_output=True, text=True,
+def run_child(spec, env=None, script=None):
+    """Run `bench.py --_child SPEC` (or another tool's `script`) in a fresh interpreter, with `env` added to the
+    environment, and return the JSON dict its last line prints."""
+    script = script or os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench.py")
+    proc = subprocess.run([sys.executable, script, "--_child", json.dumps(spec)], capture_output=True, text=True,
                           env=os.environ | (env or {}))
     if proc.returncode != 0:
-        raise RuntimeError(f"bench child {spec} failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"child {os.path.basename(script)} {spec} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
