@@ -113,8 +113,8 @@ def matmul(bk, a, b, bias=None):
     runs on one thread and the product is cut instead: the rows of a 2-D `a` (or, when it has too few rows,
     the columns of a 2-D `b`), or the leading (batch, head) axis of stacked matrices, go out in blocks to the
     same threads as `rowwise`. One pool then does all the work, as in torch. `bias` (broadcast over the last
-    axis) is added to each block of the result right after its GEMM, while the block is still in cache. Where NumPy's BLAS offers no thread control (not
-    OpenBLAS), this is plain `np.matmul`.
+    axis) is added to each block of the result right after its GEMM, while the block is still in cache.
+    Where NumPy's BLAS offers no thread control (not OpenBLAS), this is plain `np.matmul`.
     """
     own_threads = bk.name == "numpy" and _blas() is not None
     axis, size = _matmul_split_axis(a, b, bk.num_threads) if own_threads else (None, 0)
