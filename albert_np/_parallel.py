@@ -317,11 +317,14 @@ def _matmul_split_axis(a, b, threads):
     Stacked matrices with the same leading shape are cut along the batch axis, or the head axis when the batch
     is too small. Twice as many blocks as threads lets a thread that starts late take fewer.
     """
-    if threads < 2 or a.ndim < 2 or b.ndim < 2 or 2 * a.size * b.shape[-1] < _MATMUL_MIN_FLOPS:
+    if threads < 2 or a.ndim < 2 or b.ndim < 2:
+        return None, 0
+    flops = 2 * a.size * b.shape[-1]
+    if flops < _MATMUL_MIN_FLOPS:
         return None, 0
     if b.ndim == 2:
         rows = a.size // a.shape[-1]
-        if rows < 2 * _MATMUL_MIN_ROWS and 2 * a.size * b.shape[-1] >= _MATMUL_MIN_COLUMN_FLOPS:
+        if rows < 2 * _MATMUL_MIN_ROWS and flops >= _MATMUL_MIN_COLUMN_FLOPS:
             return -1, _MATMUL_COLUMN_ALIGN * -(-b.shape[-1] // (2 * threads * _MATMUL_COLUMN_ALIGN))
         axis, min_len = 0, (_MATMUL_MIN_ROWS if a.ndim == 2 else 1)
     elif a.shape[:-2] == b.shape[:-2]:

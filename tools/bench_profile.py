@@ -156,7 +156,7 @@ def profile_torch_forward(model, run):
     return times
 
 
-TORCH_PRODUCTS = ("aten::addmm", "aten::mm", "aten::bmm_out", "aten::linear", "aten::matmul")
+TORCH_PRODUCTS = ("aten::addmm", "aten::mm", "aten::linear", "aten::matmul")
 TORCH_ATTENTION = ("scaled_dot_product", "aten::bmm", "aten::baddbmm", "aten::_softmax", "aten::softmax")
 TORCH_ELEMENTWISE = ("aten::add", "aten::mul", "aten::div", "aten::tanh", "aten::pow", "aten::gelu", "aten::sub",
                      "aten::rsub", "aten::sum", "aten::neg", "aten::exp", "aten::where", "aten::threshold",
@@ -235,9 +235,10 @@ def print_report(results, threads):
     rows = [("step, unprofiled (median)", {c: results[c[0]][c[1]]["step"] for c in cols})]
     rows += [(cat, {c: sums[c][cat] for c in cols}) for cat in CATEGORIES]
     rows += [("sum of the above (the profiled step)", profiled)]
+    def ratio(x, y):
+        return f"{x / y:10.2f}" if y > 0 else f"{'-':>10s}"
+
     for label, v in rows:
-        def ratio(x, y):
-            return f"{x / y:10.2f}" if y > 0 else f"{'-':>10s}"
         print(f"{label:36s}" + "".join(f"{1000 * v[c]:9.1f}" for c in cols)
               + ratio(v[("ours", t1)], v[("ours", t2)]) + "  " + ratio(v[("torch", t1)], v[("torch", t2)])
               + "      " + ratio(v[("ours", t1)], v[("torch", t1)])
@@ -256,7 +257,7 @@ def main():
     ap.add_argument("--shape", default="b8s128")
     ap.add_argument("--what", choices=["forward", "train"], default="forward")
     ap.add_argument("--threads", default="1,2", help="the two thread counts to compare")
-    ap.add_argument("--repeats", type=int, default=5, help="timed runs, then as many profiled, per process")
+    ap.add_argument("--repeats", type=int, default=5, help="plain runs, alternating with as many profiled ones, per process")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--checkpoint", help="reuse a saved albert-base-v2-shaped checkpoint")
     ap.add_argument("--json", help="also write every figure to this file")
@@ -270,10 +271,11 @@ def main():
     threads = tuple(int(t) for t in args.threads.split(","))
     if len(threads) != 2 or min(threads) < 1:
         ap.error(f"--threads takes two positive thread counts like 1,2; got {args.threads!r}")
-    print(*lib.header(), sep="\n")
+    header = lib.header()
+    print(*header, sep="\n")
     print(f"AlbertForMaskedLM, albert-base-v2 shapes, batch {shape[0]} x seq {shape[1]}, float32, {args.what}; "
-          f"each framework and thread count in its own process: {args.warmup} warm-up, {args.repeats} timed, "
-          f"{args.repeats} profiled runs")
+          f"each framework and thread count in its own process: {args.warmup} warm-up, then {args.repeats} plain "
+          f"runs alternating with {args.repeats} profiled ones")
     results = {"ours": {}, "torch": {}}
     with tempfile.TemporaryDirectory() as tmp:
         path = args.checkpoint or tmp
@@ -288,7 +290,7 @@ def main():
     print_report(results, threads)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu": lib.header()[0], "shape": shape, "what": args.what, "results": results}, f, indent=1)
+            json.dump({"cpu": header[0], "shape": shape, "what": args.what, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
