@@ -125,15 +125,16 @@ def _heads_to_tokens(bk, x, batch, hidden):
     return bk.xp.reshape(bk.xp.permute_dims(x, (0, 2, 1, 3)), (batch.batch_size, batch.seq_len, hidden))
 
 
-def albert_layer_forward(bk, p, lp, qkv, x, batch, cfg, act, training, save_for_backward=True, trace=None, name=""):
-    # [N, H] -> [N, H]; returns (y, attention probs [B, h, S, S], cache)
+def albert_layer_forward(bk, p, lp, qkv, x, batch, cfg, act, training, save_for_backward=True, trace=None, name="",
+                         output_attentions=False):
+    # [N, H] -> [N, H]; returns (y, attention probs [B, h, S, S] or None unless output_attentions or traced, cache)
     #   a = LayerNorm(x + dropout(dense(attention(x))))          (AlbertAttention)
     #   y = LayerNorm(a + ffn_output(act(ffn(a))))                (AlbertLayer; no dropout here, as in transformers)
     a, t = lp + "attention.", name + "attention."
     B, S, H, I = batch.batch_size, batch.seq_len, cfg.hidden_size, cfg.intermediate_size
     ctx, attn_cache = ops.attention_forward(
         bk, x, qkv[0], qkv[1], batch.mask_add, B, S, cfg.num_attention_heads, cfg.attention_probs_dropout_prob,
-        training, keep_scores=trace is not None)
+        training, keep_scores=trace is not None, with_probs=output_attentions or trace is not None)
     if trace is not None:
         c = attn_cache
         record(trace, t + "query", _heads_to_tokens(bk, c.q, batch, H) * (1.0 / query_scale(cfg)), None)
@@ -247,7 +248,7 @@ def encoder_forward(bk, p, pre, e, batch, cfg, act, training, save_for_backward=
         if lp not in fused:
             fused[lp] = fuse_qkv(bk, p, lp, cfg)
         h, probs, layer_cache = albert_layer_forward(bk, p, lp, fused[lp], h, batch, cfg, act, training,
-                                                     save_for_backward, trace, f"encoder.layer.{i}.")
+                                                     save_for_backward, trace, f"encoder.layer.{i}.", output_attentions)
         if save_for_backward:
             cache.layers.append((lp, layer_cache))
         if output_hidden_states:

@@ -467,12 +467,13 @@ def attention_probs(xp, q, k, mask_add, keep_scores):
     return softmax_rows(xp, scores), (raw if keep_scores else None)
 
 
-def attention_rows(xp, keep_scores, p_drop, q, k, v, mask_add, keep):
-    # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache
+def attention_rows(xp, with_probs, keep_scores, p_drop, q, k, v, mask_add, keep):
+    # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache;
+    # returns (ctx, probs if with_probs, raw scores if keep_scores)
     probs, raw = attention_probs(xp, q, k, mask_add, keep_scores)
     probs_dropped = probs if keep is None else probs * dropout_scale(xp, keep, probs.dtype, p_drop)
     ctx = xp.permute_dims(xp.matmul(probs_dropped, v), (0, 2, 1, 3))         # [b, S, h, d]
-    return (ctx, probs) + ((raw,) if keep_scores else ())
+    return (ctx,) + ((probs,) if with_probs else ()) + ((raw,) if keep_scores else ())
 
 
 def attention_backward_rows(xp, keep_inner, p_drop, dctx, q, k, v, probs, mask_add, keep):
@@ -492,13 +493,16 @@ def attention_backward_rows(xp, keep_inner, p_drop, dctx, q, k, v, probs, mask_a
     return (dqkv, dprobs, dscores) if keep_inner else dqkv
 
 
-def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads, p_drop, training, keep_scores=False):
+def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads, p_drop, training, keep_scores=False,
+                      with_probs=True):
     """Multi-head scaled dot-product self-attention up to (not including) the output projection.
 
     x: [N, H] with N = batch_size * seq_len; w_qkv: [3H, H] (query, key, value weights stacked, so one GEMM
     makes all three, the query rows already multiplied by 1/sqrt(head_dim): see layers.fuse_qkv); mask_add:
     [B, 1, 1, S], 0 where a key may be attended and the dtype's most negative number where it is padding, or
-    None when nothing is padded. Returns the context [N, H] and the cache (whose `probs` are the attentions).
+    None when nothing is padded. Returns the context [N, H] and the cache, whose `probs` are the attentions;
+    with_probs=False leaves them None (each block's are made and dropped: no [B, h, S, S] array is gathered)
+    and the backward rebuilds them. keep_scores also keeps q k^T before the mask (for a trace).
     """
     xp = bk.xp
     hidden = x.shape[1]
@@ -509,7 +513,8 @@ def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads,
     # The dropout mask is drawn whole, before the sequences are shared among threads, so that it does not
     # depend on which thread draws first.
     keep = dropout_keep(bk, (batch_size, heads, seq_len, seq_len), x.dtype, p_drop, training)
-    ctx, probs, *rest = bk.batchwise(partial(attention_rows, xp, keep_scores, p_drop), q, k, v, mask_add, keep)
+    ctx, *rest = bk.batchwise(partial(attention_rows, xp, with_probs, keep_scores, p_drop), q, k, v, mask_add, keep)
+    probs = rest.pop(0) if with_probs else None
     scores = rest.pop(0) if keep_scores else None
     ctx = xp.reshape(ctx, (batch_size * seq_len, hidden))                                       # [N, H]
     return ctx, AttentionCache(qkv_cache, q, k, v, probs, mask_add, DropoutCache(keep, p_drop), scores,
