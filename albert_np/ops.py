@@ -60,6 +60,11 @@ class LayerNormCache:
     w: object        # [D]
 
 
+def mean_of_product(xp, a, b):
+    # [..., D], [..., D] -> [..., 1];  mean(a * b, axis=-1) in one pass, without the [..., D] product in memory
+    return xp.einsum("...d,...d->...", a, b)[..., None] / a.shape[-1]
+
+
 def layernorm_rows(xp, w, b, eps, x, *residual):
     # y = (s - mean) / sqrt(var + eps) * w + b, s = x (+ residual); y is built in place, s - mean -> xhat -> y
     if residual:
@@ -69,7 +74,7 @@ def layernorm_rows(xp, w, b, eps, x, *residual):
     else:
         mean = xp.mean(x, axis=-1, keepdims=True)
         y = x - mean
-    var = xp.mean(y * y, axis=-1, keepdims=True)
+    var = mean_of_product(xp, y, y)
     rstd = 1.0 / xp.sqrt(var + eps)
     y *= rstd
     y *= w
@@ -83,7 +88,7 @@ def layernorm_backward_rows(xp, w, dy, mean, rstd, x, *residual):
     xhat *= rstd
     g = dy * w
     ds = g - xp.mean(g, axis=-1, keepdims=True)
-    ds -= xhat * xp.mean(g * xhat, axis=-1, keepdims=True)
+    ds -= xhat * mean_of_product(xp, g, xhat)
     ds *= rstd
     return ds, dy * xhat
 

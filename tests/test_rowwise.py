@@ -25,6 +25,29 @@ def test_rowwise_softmax_is_bit_identical_to_the_whole_array_call(threads, dtype
     np.testing.assert_allclose(plain.sum(axis=-1), 1.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rowwise_layernorm_and_its_backward_are_bit_identical_to_the_whole_array_call(threads, dtype):
+    rng = np.random.default_rng(1)
+    x, res, dy = (rng.normal(size=(203, 37)).astype(dtype) for _ in range(3))
+    w, b = rng.normal(size=37).astype(dtype), rng.normal(size=37).astype(dtype)
+    plain_bk, bk = an.get_backend("numpy"), blocked_backend(threads)
+    plain, plain_cache = ops.layernorm_forward(plain_bk, x, w, b, 1e-12, residual=res)
+    y, cache = ops.layernorm_forward(bk, x, w, b, 1e-12, residual=res)
+    np.testing.assert_array_equal(y, plain)
+    for got, want in zip(ops.layernorm_backward(bk, dy, cache), ops.layernorm_backward(plain_bk, dy, plain_cache)):
+        np.testing.assert_array_equal(got, want)
+    # and it is LayerNorm: each row of (y - b) / w has mean 0 and variance 1 (eps is negligible here)
+    xhat = (y - b) / w
+    np.testing.assert_allclose(xhat.mean(axis=-1), 0.0, atol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(xhat.var(axis=-1), 1.0, rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_mean_of_product_is_the_mean_of_the_elementwise_product():
+    a, b = np.random.default_rng(2).normal(size=(2, 3, 5, 11)), np.random.default_rng(3).normal(size=(2, 3, 5, 11))
+    np.testing.assert_allclose(ops.mean_of_product(np, a, b), np.mean(a * b, axis=-1, keepdims=True), rtol=1e-13)
+
+
 def test_rowwise_returns_every_output_with_the_input_leading_shape():
     x = np.arange(2 * 50 * 8, dtype=np.float64).reshape(2, 50, 8)
     y, mean = blocked_backend().rowwise(lambda x: (x * 2.0, np.mean(x, axis=-1, keepdims=True)), x)
