@@ -190,36 +190,43 @@ def gelu_new_denominator(xp, x):
     u *= -2.0 * SQRT_2_OVER_PI * GELU_TANH_COEF
     u -= 2.0 * SQRT_2_OVER_PI
     u *= x                                   # u = -2 sqrt(2/pi) (x + c x^3) = -2t
-    e = xp.exp(xp.minimum(u, 80.0))
+    e = xp.exp(xp.minimum(u, 80.0, out=u), out=u)
     e += 1.0
     return e
 
 
 def gelu_new_rows(xp, x):
     # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(t)) = x sigmoid(2t) = x / (1 + e^(-2t)), fewer passes
-    return x / gelu_new_denominator(xp, x)
+    e = gelu_new_denominator(xp, x)
+    return xp.divide(x, e, out=e)
 
 
 def gelu_new_backward_rows(xp, dy, x):
-    return dy * gelu_new_derivative(xp, x, gelu_new_denominator(xp, x))
+    d = gelu_new_derivative(xp, x, gelu_new_denominator(xp, x))
+    d *= dy
+    return d
 
 
 def gelu_new_backward_output_rows(xp, dy, x):
     # (dx, y): the backward and the forward's output x / e from one e
     e = gelu_new_denominator(xp, x)
-    return dy * gelu_new_derivative(xp, x, e), x / e
+    d = gelu_new_derivative(xp, x, e)
+    d *= dy
+    return d, xp.divide(x, e, out=e)
 
 
 def gelu_new_derivative(xp, x, e):
     # With e = gelu_new_denominator(x) and th = tanh(t) = 2 sigmoid(2t) - 1 = 2 / e - 1:
     #   dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 c x^2),  c = GELU_TANH_COEF
     # built in place below, one factor at a time, so no extra [rows, I] arrays are allocated.
-    th = 2.0 / e - 1.0
+    th = 2.0 / e
+    th -= 1.0
     inner = x * x
     inner *= 3 * GELU_TANH_COEF
     inner += 1.0
     inner *= SQRT_2_OVER_PI                  # inner = sqrt(2/pi) (1 + 3 c x^2) = dt/dx
-    d = 1.0 - th * th
+    d = th * th
+    xp.subtract(1.0, d, out=d)               # 1 - th^2
     d *= x
     d *= inner
     d += th
