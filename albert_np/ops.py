@@ -61,8 +61,9 @@ class LayerNormCache:
 
 
 def mean_of_product(xp, a, b):
-    # [..., D], [..., D] -> [..., 1];  mean(a * b, axis=-1) in one pass, without the [..., D] product in memory
-    return xp.einsum("...d,...d->...", a, b)[..., None] / a.shape[-1]
+    # [..., D], [..., D] -> [..., 1];  mean(a * b, axis=-1) as a stack of [1, D] x [D, 1] products: one pass,
+    # without the [..., D] product in memory
+    return xp.matmul(a[..., None, :], b[..., :, None])[..., 0] / a.shape[-1]
 
 
 def layernorm_rows(xp, w, b, eps, x, *residual):
@@ -190,19 +191,19 @@ def gelu_new_denominator(xp, x):
     u *= -2.0 * SQRT_2_OVER_PI * GELU_TANH_COEF
     u -= 2.0 * SQRT_2_OVER_PI
     u *= x                                   # u = -2 sqrt(2/pi) (x + c x^3) = -2t
-    e = xp.exp(xp.minimum(u, 80.0, out=u), out=u)
+    e = xp.exp(xp.minimum(u, 80.0))
     e += 1.0
     return e
 
 
 def gelu_new_rows(xp, x):
     # tanh GELU (ALBERT v2, GPT-2): y = 0.5 x (1 + tanh(t)) = x sigmoid(2t) = x / (1 + e^(-2t)), fewer passes
-    e = gelu_new_denominator(xp, x)
-    return xp.divide(x, e, out=e)
+    # (and on the AMD Zen 3 NumPy's float32 exp runs twice as fast as its tanh)
+    return x / gelu_new_denominator(xp, x)
 
 
 def gelu_new_backward_rows(xp, dy, x):
-    d = gelu_new_derivative(xp, x, gelu_new_denominator(xp, x))
+    d = gelu_new_derivative(x, gelu_new_denominator(xp, x))
     d *= dy
     return d
 
@@ -210,15 +211,15 @@ def gelu_new_backward_rows(xp, dy, x):
 def gelu_new_backward_output_rows(xp, dy, x):
     # (dx, y): the backward and the forward's output x / e from one e
     e = gelu_new_denominator(xp, x)
-    d = gelu_new_derivative(xp, x, e)
+    d = gelu_new_derivative(x, e)
     d *= dy
-    return d, xp.divide(x, e, out=e)
+    return d, x / e
 
 
-def gelu_new_derivative(xp, x, e):
+def gelu_new_derivative(x, e):
     # With e = gelu_new_denominator(x) and th = tanh(t) = 2 sigmoid(2t) - 1 = 2 / e - 1:
     #   dy/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) sqrt(2/pi) (1 + 3 c x^2),  c = GELU_TANH_COEF
-    # built in place below, one factor at a time, so no extra [rows, I] arrays are allocated.
+    # built in place below, one factor at a time: three [rows, I] arrays are made (th, inner, d).
     th = 2.0 / e
     th -= 1.0
     inner = x * x
@@ -226,7 +227,8 @@ def gelu_new_derivative(xp, x, e):
     inner += 1.0
     inner *= SQRT_2_OVER_PI                  # inner = sqrt(2/pi) (1 + 3 c x^2) = dt/dx
     d = th * th
-    xp.subtract(1.0, d, out=d)               # 1 - th^2
+    d *= -1.0
+    d += 1.0                                 # 1 - th^2
     d *= x
     d *= inner
     d += th
