@@ -101,6 +101,16 @@ class Backend:
         target += xp.matmul(xp.permute_dims(one_hot, (1, 0)), values)
         return target
 
+    def set_rows(self, target: Any, rows: Any, values: Any) -> Any:
+        """target[rows] = values for rows without repeats (the loss gradient of the counted rows only).
+
+        target: [N, C], rows: [n] distinct integers, values: [n, C]. Updates `target` in place and returns it.
+        """
+        if self.name in ("numpy", "cupy"):
+            target[rows] = values
+            return target
+        return self.index_add(target, rows, values)  # the standard has no scatter; onto zeros, adding is setting
+
     # ---- work shared among threads on NumPy (the machinery is in _parallel.py) -------------------------
 
     def rowwise(self, f: Callable[..., Any], *arrays: Any, out: Any = None) -> Any:

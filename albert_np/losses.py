@@ -14,10 +14,10 @@ from .ops import sigmoid
 
 @dataclass
 class CrossEntropyCache:
-    logp: object     # [N, C] log softmax of the logits
-    safe: object     # [N] the labels, ignored rows replaced by 0 (any valid class)
-    counted: object  # [N] 1.0 where the row counts in the loss, 0.0 where its label is ignore_index
-    count: object    # scalar: the number of counted rows
+    logp: object     # [n, C] log softmax of the logits of the n counted rows (label != ignore_index)
+    rows: object     # [n] ints: where those rows are among the logits' N
+    labels: object   # [n] ints: their labels
+    shape: tuple     # (N, C): the logits' shape, which the gradient has
 
 
 def log_softmax_rows(xp, x):
@@ -27,36 +27,36 @@ def log_softmax_rows(xp, x):
     return logp
 
 
-def cross_entropy_backward_rows(xp, classes, logp, safe, scale):
-    # (softmax - onehot(label)) * scale, per row: logp [n, C], safe [n, 1] ints, scale [n, 1]
+def cross_entropy_backward_rows(xp, classes, scale, logp, labels):
+    # (softmax - onehot(label)) * scale, per row: logp [n, C], labels [n, 1] ints, scale a scalar
     d = xp.exp(logp)
-    d -= xp.astype(safe == classes, logp.dtype)
+    d -= xp.astype(labels == classes, logp.dtype)
     d *= scale
     return d
 
 
 def cross_entropy_forward(bk, logits, labels, ignore_index=-100):
     # logits [N, C], labels [N] ints -> scalar;  loss = -mean over counted rows of log softmax(logits)[label]
-    # The log softmax goes through bk.rowwise: for an MLM's [N, 30000] logits, its exp is then a block-sized
-    # temporary instead of a third [N, C] array beside the logits and their log softmax.
+    # Only the counted rows are normalised (for an MLM, the 15% of positions with a label): an ignored row
+    # adds nothing to the loss and gets a zero gradient, whatever its logits. The log softmax goes through
+    # bk.rowwise, so its exp is a block-sized temporary, not another [n, C] array.
     xp = bk.xp
-    logp = bk.rowwise(partial(log_softmax_rows, xp), logits)                      # [N, C]
-    counted = labels != ignore_index
-    safe = xp.where(counted, labels, xp.zeros_like(labels))
-    picked = xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0]                 # [N]
-    weight = xp.astype(counted, logits.dtype)
-    count = xp.sum(weight)
-    loss = -xp.sum(picked * weight) / count
-    return loss, CrossEntropyCache(logp, safe, weight, count)
+    rows = xp.nonzero(labels != ignore_index)[0]                                  # [n]
+    picked_labels = xp.take(labels, rows)                                         # [n]
+    logp = bk.rowwise(partial(log_softmax_rows, xp), xp.take(logits, rows, axis=0))  # [n, C]
+    picked = xp.take_along_axis(logp, picked_labels[:, None], axis=1)[:, 0]        # [n]
+    loss = -xp.sum(picked) / rows.shape[0]      # 0 / 0 = NaN when every row is ignored, as in torch
+    return loss, CrossEntropyCache(logp, rows, picked_labels, tuple(logits.shape))
 
 
 def cross_entropy_backward(bk, dloss, cache):
-    # d loss / d logits = (softmax(logits) - onehot(label)) * counted / count, in row blocks: the one-hot rows
-    # and their bool comparison are block-sized, not two more [N, C] arrays (123 MB and 31 MB for an MLM)
+    # d loss / d logits = (softmax(logits) - onehot(label)) / n on the n counted rows, 0 on the others; in row
+    # blocks, so the one-hot rows and their bool comparison are block-sized, not two more [n, C] arrays
     xp, c = bk.xp, cache
-    classes = bk.arange(c.logp.shape[1])
-    scale = (c.counted * (dloss / c.count))[:, None]                                 # [N, 1]
-    return bk.rowwise(partial(cross_entropy_backward_rows, xp, classes), c.logp, c.safe[:, None], scale)
+    classes = bk.arange(c.shape[1])
+    scale = dloss / max(c.logp.shape[0], 1)     # with no counted row, d is [0, C] and the gradient all zeros (torch's too)
+    d = bk.rowwise(partial(cross_entropy_backward_rows, xp, classes, scale), c.logp, c.labels[:, None])
+    return bk.set_rows(bk.zeros(c.shape, d.dtype), c.rows, d)
 
 
 @dataclass
