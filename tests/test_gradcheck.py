@@ -165,10 +165,20 @@ def test_cross_entropy_ignores_minus_100_and_averages_over_kept_rows():
     np.testing.assert_allclose(float(loss), -(np.log(0.5) + np.log(0.1)) / 2, rtol=1e-14)
 
 
+def test_cross_entropy_gives_ignored_rows_an_exactly_zero_gradient_and_counted_rows_softmax_minus_onehot():
+    logits = rng.normal(size=(4, 5))
+    _, cache = losses.cross_entropy_forward(BK, logits, np.array([1, -100, 3, -100]))
+    d = losses.cross_entropy_backward(BK, 1.0, cache)
+    assert d.shape == (4, 5) and np.all(d[[1, 3]] == 0.0)
+    p = np.exp(logits[[0, 2]]) / np.exp(logits[[0, 2]]).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(d[[0, 2]], (p - np.eye(5)[[1, 3]]) / 2, rtol=1e-12)
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
 def test_cross_entropy_with_every_row_ignored_is_nan_like_torch():
-    loss, _ = losses.cross_entropy_forward(BK, np.zeros((2, 3)), np.array([-100, -100]))
+    loss, cache = losses.cross_entropy_forward(BK, np.zeros((2, 3)), np.array([-100, -100]))
     assert np.isnan(float(loss))
+    np.testing.assert_array_equal(losses.cross_entropy_backward(BK, 1.0, cache), np.zeros((2, 3)))  # as torch's
 
 
 HEADS = [c for c in an.ALL_MODEL_CLASSES if c is not an.AlbertModel]
