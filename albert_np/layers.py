@@ -134,7 +134,7 @@ def albert_layer_forward(bk, p, lp, qkv, x, batch, cfg, act, training, save_for_
     B, S, H, I = batch.batch_size, batch.seq_len, cfg.hidden_size, cfg.intermediate_size
     ctx, attn_cache = ops.attention_forward(
         bk, x, qkv[0], qkv[1], batch.mask_add, B, S, cfg.num_attention_heads, cfg.attention_probs_dropout_prob,
-        training, keep_scores=trace is not None, with_probs=output_attentions or trace is not None)
+        training, with_scores=trace is not None, with_probs=output_attentions or trace is not None)
     if trace is not None:
         c = attn_cache
         record(trace, t + "query", _heads_to_tokens(bk, c.q, batch, H) * (1.0 / query_scale(cfg)), None)
@@ -200,7 +200,7 @@ def albert_layer_backward(bk, lp, dy, cache, act, cfg, grads, trace_grad=None, n
     accumulate(grads, a + "dense.weight", dw)
     accumulate(grads, a + "dense.bias", db)
     record(trace_grad, t + "context", dctx, (B, S, H))
-    dx_attn, dw_qkv, db_qkv, inner = ops.attention_backward(bk, dctx, c.attention, keep_inner=trace_grad is not None)
+    dx_attn, dw_qkv, db_qkv, inner = ops.attention_backward(bk, dctx, c.attention, with_inner=trace_grad is not None)
     if inner is not None:
         record(trace_grad, t + "query", _heads_to_tokens(bk, inner.q, c.attention, H) * query_scale(cfg), None)
         record(trace_grad, t + "key", _heads_to_tokens(bk, inner.k, c.attention, H), None)

@@ -466,7 +466,7 @@ class AttentionGrads:
     scores: object
 
 
-def attention_probs(xp, q, k, mask_add, keep_scores):
+def attention_probs(xp, q, k, mask_add, with_scores):
     # (softmax(q k^T + mask_add), q k^T or None) for a block [b, h, S, d]: the forward's, and the backward's
     # when the cache does not keep the probabilities (the same calls, so the same bits)
     scores = xp.matmul(q, xp.permute_dims(k, (0, 1, 3, 2)))                   # [b, h, S, S], q k^T / sqrt(d)
@@ -474,23 +474,23 @@ def attention_probs(xp, q, k, mask_add, keep_scores):
     # Adding a huge negative number before the softmax gives padding keys a weight of exactly 0 while keeping
     # every row finite (a fully padded row becomes uniform, as in transformers, instead of NaN). A batch
     # without padding has no mask (None), as in transformers, and skips the pass.
-    if mask_add is not None and keep_scores:
+    if mask_add is not None and with_scores:
         scores = scores + mask_add                                            # raw stays q k^T / sqrt(d)
     elif mask_add is not None:
         scores += mask_add
-    return softmax_rows(xp, scores), (raw if keep_scores else None)
+    return softmax_rows(xp, scores), (raw if with_scores else None)
 
 
-def attention_rows(xp, with_probs, keep_scores, p_drop, q, k, v, mask_add, keep):
+def attention_rows(xp, with_probs, with_scores, p_drop, q, k, v, mask_add, keep):
     # one block of sequences, [b, h, S, d] each: everything from the scores to the context stays in cache;
-    # returns (ctx, probs if with_probs, raw scores if keep_scores)
-    probs, raw = attention_probs(xp, q, k, mask_add, keep_scores)
+    # returns (ctx, probs if with_probs, raw scores if with_scores)
+    probs, raw = attention_probs(xp, q, k, mask_add, with_scores)
     probs_dropped = probs if keep is None else probs * dropout_scale(xp, keep, probs.dtype, p_drop)
     ctx = xp.permute_dims(xp.matmul(probs_dropped, v), (0, 2, 1, 3))         # [b, S, h, d]
-    return (ctx,) + ((probs,) if with_probs else ()) + ((raw,) if keep_scores else ())
+    return (ctx,) + ((probs,) if with_probs else ()) + ((raw,) if with_scores else ())
 
 
-def attention_backward_rows(xp, keep_inner, p_drop, dctx, q, k, v, probs, mask_add, keep):
+def attention_backward_rows(xp, with_inner, p_drop, dctx, q, k, v, probs, mask_add, keep):
     # probs after dropout rebuilt bit for bit, block by block, instead of kept: one [B, h, S, S] array less;
     # the probs themselves too when the cache has none (while the block's q and k are in cache)
     if probs is None:
@@ -504,10 +504,10 @@ def attention_backward_rows(xp, keep_inner, p_drop, dctx, q, k, v, probs, mask_a
     dq = xp.matmul(dscores, k)
     dk = xp.matmul(xp.permute_dims(dscores, (0, 1, 3, 2)), q)
     dqkv = xp.permute_dims(xp.stack((dq, dk, dv), axis=0), (1, 3, 0, 2, 4))  # [b, S, 3, h, d]
-    return (dqkv, dprobs, dscores) if keep_inner else dqkv
+    return (dqkv, dprobs, dscores) if with_inner else dqkv
 
 
-def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads, p_drop, training, keep_scores=False,
+def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads, p_drop, training, with_scores=False,
                       with_probs=True):
     """Multi-head scaled dot-product self-attention up to (not including) the output projection.
 
@@ -516,7 +516,7 @@ def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads,
     [B, 1, 1, S], 0 where a key may be attended and the dtype's most negative number where it is padding, or
     None when nothing is padded. Returns the context [N, H] and the cache, whose `probs` are the attentions;
     with_probs=False leaves them None (each block's are made and dropped: no [B, h, S, S] array is gathered)
-    and the backward rebuilds them. keep_scores also keeps q k^T before the mask (for a trace).
+    and the backward rebuilds them. with_scores also keeps q k^T before the mask (for a trace).
     """
     xp = bk.xp
     hidden = x.shape[1]
@@ -527,28 +527,28 @@ def attention_forward(bk, x, w_qkv, b_qkv, mask_add, batch_size, seq_len, heads,
     # The dropout mask is drawn whole, before the sequences are shared among threads, so that it does not
     # depend on which thread draws first.
     keep = dropout_keep(bk, (batch_size, heads, seq_len, seq_len), x.dtype, p_drop, training)
-    ctx, *rest = bk.batchwise(partial(attention_rows, xp, with_probs, keep_scores, p_drop), q, k, v, mask_add, keep)
+    ctx, *rest = bk.batchwise(partial(attention_rows, xp, with_probs, with_scores, p_drop), q, k, v, mask_add, keep)
     probs = rest.pop(0) if with_probs else None
-    scores = rest.pop(0) if keep_scores else None
+    scores = rest.pop(0) if with_scores else None
     ctx = xp.reshape(ctx, (batch_size * seq_len, hidden))                                       # [N, H]
     return ctx, AttentionCache(qkv_cache, q, k, v, probs, mask_add, DropoutCache(keep, p_drop), scores,
                                batch_size, seq_len, heads)
 
 
-def attention_backward(bk, dctx, cache, keep_inner=False):
+def attention_backward(bk, dctx, cache, with_inner=False):
     """Backward of ctx = dropout(softmax(q k^T + mask)) v, then of the fused q/k/v projection (q pre-scaled).
 
-    Returns (dx [N, H], dW_qkv [3H, H], db_qkv [3H], inner): inner is an AttentionGrads when keep_inner, else None.
+    Returns (dx [N, H], dW_qkv [3H, H], db_qkv [3H], inner): inner is an AttentionGrads when with_inner, else None.
     """
     xp, c = bk.xp, cache
     hidden = dctx.shape[1]
     d = hidden // c.heads
     dctx = xp.permute_dims(xp.reshape(dctx, (c.batch_size, c.seq_len, c.heads, d)), (0, 2, 1, 3))  # [B, h, S, d]
-    out = bk.batchwise(partial(attention_backward_rows, xp, keep_inner, c.dropout.p), dctx, c.q, c.k, c.v, c.probs,
+    out = bk.batchwise(partial(attention_backward_rows, xp, with_inner, c.dropout.p), dctx, c.q, c.k, c.v, c.probs,
                        c.mask_add, c.dropout.keep)
-    dqkv, dprobs, dscores = out if keep_inner else (out, None, None)
+    dqkv, dprobs, dscores = out if with_inner else (out, None, None)
     inner = None
-    if keep_inner:
+    if with_inner:
         per_head = xp.permute_dims(dqkv, (2, 0, 3, 1, 4))                                        # [3, B, h, S, d]
         inner = AttentionGrads(per_head[0, ...], per_head[1, ...], per_head[2, ...], dprobs, dscores)
     dqkv = xp.reshape(dqkv, (c.batch_size * c.seq_len, 3 * hidden))
