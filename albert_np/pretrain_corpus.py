@@ -82,8 +82,8 @@ def build_tokenizer(args) -> AlbertTokenizer:
     """The run's vocabulary: OUT/spiece.model if the run has one, else trained on the training documents."""
     if os.path.isfile(os.path.join(args.out, "spiece.model")):
         return AlbertTokenizer.from_pretrained(args.out)
-    keep = lambda i: not is_heldout(i, args.heldout_every)  # noqa: E731
-    lines = (line for doc in pdata.read_documents(args.corpus, keep) for line in doc)
+    use_document = lambda i: not is_heldout(i, args.heldout_every)  # noqa: E731
+    lines = (line for doc in pdata.read_documents(args.corpus, use_document) for line in doc)
     return train_vocab(lines, args.out, vocab_size=args.vocab_size, hard_vocab_limit=False, seed=args.seed)
 
 
@@ -106,10 +106,12 @@ def build_optimizer(args, model):
 
 def heldout_batches(args, tokenizer) -> list[dict]:
     """The first eval_examples held-out examples (dupe_factor passes, fixed masks and order, seed + 1), in batches of 64."""
-    keep = lambda i: is_heldout(i, args.heldout_every)  # noqa: E731
+    use_document = lambda i: is_heldout(i, args.heldout_every)  # noqa: E731
     cfg = pdata.PretrainingDataConfig(**{**asdict(data_config(args)), "shuffle_buffer": 1})
     examples = []
-    for example in pdata.example_stream(args.corpus, tokenizer, cfg, seed=args.seed + 1, keep=keep, repeat=False):
+    stream = pdata.example_stream(args.corpus, tokenizer, cfg, seed=args.seed + 1, use_document=use_document,
+                                  repeat=False)
+    for example in stream:
         examples.append(example)
         if len(examples) == args.eval_examples:
             break
@@ -216,8 +218,8 @@ def pretrain(args) -> dict:
     say(args, f"{'resuming at step ' + str(state.step) if resuming else 'new run'}: {model.num_parameters():,} "
               f"weights, {len(tokenizer)} pieces, {args.optimizer}, {sum(len(b['labels']) for b in eval_batches)} "
               f"held-out pairs")
-    keep = lambda i: not is_heldout(i, args.heldout_every)  # noqa: E731
-    stream = pdata.example_stream(args.corpus, tokenizer, data_config(args), seed=args.seed, keep=keep)
+    use_document = lambda i: not is_heldout(i, args.heldout_every)  # noqa: E731
+    stream = pdata.example_stream(args.corpus, tokenizer, data_config(args), seed=args.seed, use_document=use_document)
     for _ in range(state.examples_used):     # the data position: replay the seeded stream up to it
         next(stream)
     stop_at = args.steps if args.stop_after is None else min(args.steps, state.step + args.stop_after)

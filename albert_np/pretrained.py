@@ -240,10 +240,10 @@ class AlbertPreTrainedModel:
         except ValueError as e:
             raise ValueError(f"resize_token_embeddings(new_num_tokens={new_num_tokens}) leaves a config no model "
                              f"can be built from: {e}; keep more tokens or change those ids first") from None
-        bk, xp, keep = self.backend, self.xp, min(old_n, new_num_tokens)
+        bk, xp, n_copied = self.backend, self.xp, min(old_n, new_num_tokens)
         f64 = bk.dtype("float64")
         table = xp.astype(old_table, f64)
-        rows = [table[:keep, ...]]
+        rows = [table[:n_copied, ...]]
         if new_num_tokens > old_n:
             added, width = new_num_tokens - old_n, int(table.shape[1])
             if mean_resizing:
@@ -259,7 +259,7 @@ class AlbertPreTrainedModel:
                 rows.append(bk.normal((added, width), self.config.initializer_range, f64))
         self.params[self.prefix + _WORD_EMBEDDINGS] = xp.astype(xp.concat(rows, axis=0), self._xp_dtype)
         if _MLM_BIAS in self.params:
-            bias = self.params[_MLM_BIAS][:keep]
+            bias = self.params[_MLM_BIAS][:n_copied]
             if new_num_tokens > old_n:
                 bias = xp.concat([bias, bk.zeros((new_num_tokens - old_n,), self._xp_dtype)], axis=0)
             self.params[_MLM_BIAS] = bias

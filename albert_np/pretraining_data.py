@@ -94,10 +94,10 @@ class MaskedTokens:
 # ---- reading -------------------------------------------------------------------------------------------
 
 
-def read_documents(path, keep: Callable[[int], bool] | None = None) -> Iterator[list[str]]:
+def read_documents(path, use_document: Callable[[int], bool] | None = None) -> Iterator[list[str]]:
     """The documents of `path` (one sentence per line, blank lines between documents) one at a time.
 
-    keep(i) selects documents by their index in the file (e.g. to hold some out); None keeps all.
+    use_document(i) says whether to read the document at index i of the file (e.g. to hold some out); None reads all.
     """
     index, doc = 0, []
     with open(path, encoding="utf-8") as f:
@@ -107,10 +107,10 @@ def read_documents(path, keep: Callable[[int], bool] | None = None) -> Iterator[
                 doc.append(line)
                 continue
             if doc:
-                if keep is None or keep(index):
+                if use_document is None or use_document(index):
                     yield doc
                 index, doc = index + 1, []
-    if doc and (keep is None or keep(index)):
+    if doc and (use_document is None or use_document(index)):
         yield doc
 
 
@@ -282,7 +282,7 @@ def shuffled(items, buffer_size: int, rng: np.random.Generator):
 
 
 def example_stream(path, tokenizer, cfg: PretrainingDataConfig, seed: int = 0,
-                   keep: Callable[[int], bool] | None = None, repeat: bool = True) -> Iterator[PretrainingExample]:
+                   use_document: Callable[[int], bool] | None = None, repeat: bool = True) -> Iterator[PretrainingExample]:
     """Examples of `path`: dupe_factor passes through a shuffle buffer; with repeat, the same round again, forever.
 
     Everything is drawn from one generator seeded with `seed`, so the stream is the same on every run: a run
@@ -295,7 +295,7 @@ def example_stream(path, tokenizer, cfg: PretrainingDataConfig, seed: int = 0,
 
         def passes():
             for _ in range(cfg.dupe_factor):
-                yield from examples_from_documents(read_documents(path, keep), tokenizer, cfg, rng, word_start)
+                yield from examples_from_documents(read_documents(path, use_document), tokenizer, cfg, rng, word_start)
 
         for example in shuffled(passes(), cfg.shuffle_buffer, rng):
             n += 1

@@ -208,10 +208,10 @@ def test_collate_gives_model_kwargs_of_albert_for_pretraining(corpus):
     assert batch["sentence_order_label"].tolist() == [e.sentence_order_label for e in rows]
 
 
-def test_held_out_documents_are_left_out_by_keep(corpus):
+def test_held_out_documents_are_left_out_by_use_document(corpus):
     path, _ = corpus
     all_docs = list(pdata.read_documents(path))
-    odd = list(pdata.read_documents(path, keep=lambda i: i % 2 == 1))
+    odd = list(pdata.read_documents(path, use_document=lambda i: i % 2 == 1))
     assert odd == all_docs[1::2] and len(all_docs) == 60
 
 
