@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from . import ops
 from .layers import accumulate, record
+from .losses import RowGradient
 
 
 @dataclass
@@ -38,10 +39,16 @@ def mlm_head_forward(bk, p, cfg, act, seq, decoder_weight, lead, trace=None):
 
 
 def mlm_head_backward(bk, dlogits, cache, act, decoder_weight, grads, trace_grad=None):
-    # d logits [N, V] -> d sequence [N, H]
+    # d logits [N, V] -> d sequence [N, H]. dlogits is an array, or the loss's RowGradient (zero outside the
+    # positions with a label), whose decoder backward multiplies only those rows
     c, lead = cache, cache.lead
-    record(trace_grad, "predictions.decoder", dlogits, lead + (dlogits.shape[1],))
-    dh, dw, db = ops.linear_backward(bk, dlogits, c.decoder)
+    if trace_grad is not None:
+        record(trace_grad, "predictions.decoder", dlogits.dense(bk) if isinstance(dlogits, RowGradient) else dlogits,
+               lead + (dlogits.shape[1],))
+    if isinstance(dlogits, RowGradient):
+        dh, dw, db = ops.linear_backward_rows(bk, dlogits.rows, dlogits.values, c.decoder)
+    else:
+        dh, dw, db = ops.linear_backward(bk, dlogits, c.decoder)
     accumulate(grads, decoder_weight, dw)                      # the tied decoder adds to the word-embedding gradient
     accumulate(grads, "predictions.bias", db)
     record(trace_grad, "predictions.LayerNorm", dh, lead + (dh.shape[1],))

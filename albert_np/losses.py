@@ -20,6 +20,20 @@ class CrossEntropyCache:
     shape: tuple     # (N, C): the logits' shape, which the gradient has
 
 
+@dataclass
+class RowGradient:
+    """A gradient that is zero outside some rows: the cross-entropy's, on an MLM's ~15% of positions with a label.
+
+    A head that can use it (the MLM decoder) multiplies only these rows; `dense` gives the whole [N, C] array.
+    """
+    rows: object     # [n] distinct ints: where the nonzero rows are among the N
+    values: object   # [n, C] the gradient on those rows
+    shape: tuple     # (N, C) the whole gradient's shape
+
+    def dense(self, bk):
+        return bk.set_rows(bk.zeros(self.shape, self.values.dtype), self.rows, self.values)
+
+
 def log_softmax_rows(xp, x):
     # [..., C] -> [..., C];  x - max - log(sum(exp(x - max))), in place after the first subtraction
     logp = x - xp.max(x, axis=-1, keepdims=True)
@@ -50,13 +64,19 @@ def cross_entropy_forward(bk, logits, labels, ignore_index=-100):
 
 
 def cross_entropy_backward(bk, dloss, cache):
-    # d loss / d logits = (softmax(logits) - onehot(label)) / n on the n counted rows, 0 on the others; in row
-    # blocks, so the one-hot rows and their bool comparison are block-sized, not two more [n, C] arrays
+    # d loss / d logits [N, C]: the counted rows' gradient (below), zeros on the others
+    return cross_entropy_row_gradient(bk, dloss, cache).dense(bk)
+
+
+def cross_entropy_row_gradient(bk, dloss, cache):
+    # d loss / d logits = (softmax(logits) - onehot(label)) / n on the n counted rows, 0 on the others, as a
+    # RowGradient; in row blocks, so the one-hot rows and their bool comparison are block-sized, not two more
+    # [n, C] arrays
     xp, c = bk.xp, cache
     classes = bk.arange(c.shape[1])
     scale = dloss / max(c.logp.shape[0], 1)     # with no counted row, d is [0, C] and the gradient all zeros (torch's too)
     d = bk.rowwise(partial(cross_entropy_backward_rows, xp, classes, scale), c.logp, c.labels[:, None])
-    return bk.set_rows(bk.zeros(c.shape, d.dtype), c.rows, d)
+    return RowGradient(c.rows, d, c.shape)
 
 
 @dataclass

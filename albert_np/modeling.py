@@ -34,6 +34,11 @@ def _require_tied(cfg):
         )
 
 
+def _flat_logit_gradient(xp, dlogits, vocab_size):
+    # the MLM logits' gradient as [N, V]: the loss's RowGradient is already; a given [B, S, V] array is reshaped
+    return dlogits if isinstance(dlogits, losses.RowGradient) else xp.reshape(dlogits, (-1, vocab_size))
+
+
 class AlbertModel(AlbertPreTrainedModel):
     """The bare encoder: `last_hidden_state` [B, S, H] and `pooler_output` [B, H]."""
 
@@ -110,7 +115,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
             mlm_loss, mlm_loss_cache = losses.cross_entropy_forward(bk, logits, y)
             sop_loss, sop_loss_cache = losses.cross_entropy_forward(bk, sop, s)
             loss = mlm_loss + sop_loss
-            terms = [LossTerm("prediction_logits", losses.cross_entropy_backward, 1.0, mlm_loss_cache),
+            terms = [LossTerm("prediction_logits", losses.cross_entropy_row_gradient, 1.0, mlm_loss_cache),
                      LossTerm("sop_logits", losses.cross_entropy_backward, 1.0, sop_loss_cache)]
         prediction_logits = xp.reshape(logits, (B, S, cfg.vocab_size))
         return self._finish(return_dict,
@@ -122,7 +127,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
         mlm_cache, sop_cache = tape.head
         dseq = dpooled = None
         if "prediction_logits" in douts:
-            dlogits = self.xp.reshape(douts["prediction_logits"], (-1, self.config.vocab_size))
+            dlogits = _flat_logit_gradient(self.xp, douts["prediction_logits"], self.config.vocab_size)
             dseq = heads.mlm_head_backward(self.backend, dlogits, mlm_cache, self.activation,
                                            self.prefix + "embeddings.word_embeddings.weight", grads, trace_grad)
         if "sop_logits" in douts:
@@ -156,14 +161,15 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
         word = self.prefix + "embeddings.word_embeddings.weight"
         logits, head_cache = heads.mlm_head_forward(self.backend, self.params, cfg, self.activation, seq, word,
                                                     (B, S), trace)
-        loss, terms = self._token_loss(logits, labels, batch, cfg.vocab_size, "logits")
+        loss, terms = self._token_loss(logits, labels, batch, cfg.vocab_size, "logits",
+                                       losses.cross_entropy_row_gradient)
         logits = self.xp.reshape(logits, (B, S, cfg.vocab_size))
         return self._finish(return_dict,
                             MaskedLMOutput, batch, inputs_embeds, trace, head_cache, loss, terms, logits=logits,
                             hidden_states=hs, attentions=att)
 
     def _head_backward(self, douts, tape, grads, trace_grad):
-        dlogits = self.xp.reshape(douts["logits"], (-1, self.config.vocab_size))
+        dlogits = _flat_logit_gradient(self.xp, douts["logits"], self.config.vocab_size)
         dseq = heads.mlm_head_backward(self.backend, dlogits, tape.head, self.activation,
                                        self.prefix + "embeddings.word_embeddings.weight", grads, trace_grad)
         return dseq, None

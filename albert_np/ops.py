@@ -44,6 +44,14 @@ def linear_backward(bk, dy, cache):
     return (dx,) + linear_backward_weights(bk, dy, cache.x)
 
 
+def linear_backward_rows(bk, rows, dy, cache):
+    # dy [n, O] is d loss / d y on `rows` [n] of y's N rows and zero on the others (an MLM's decoder):
+    # dx = dy W on those rows, 0 elsewhere;  dW = dy^T x[rows];  db = sum_n dy.  The zero rows add nothing,
+    # so the products skip them: for an MLM, 15% of the work of linear_backward on the whole [N, O] gradient
+    dx = bk.set_rows(bk.zeros((cache.x.shape[0], cache.w.shape[1]), dy.dtype), rows, bk.matmul(dy, cache.w))
+    return (dx,) + linear_backward_weights(bk, dy, bk.xp.take(cache.x, rows, axis=0))
+
+
 def linear_backward_weights(bk, dy, x):
     # (dW, db) = (dy^T x, sum_n dy): for a layer whose input the cache does not keep, rebuilt by the caller
     return bk.matmul(dy.T, x), bk.xp.sum(dy, axis=0)

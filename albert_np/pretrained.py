@@ -35,7 +35,7 @@ _LOADING_KEYWORDS = ("dtype", "backend", "seed")
 class LossTerm:
     """One term of the loss: backward turns d loss / d term into d loss / d output."""
     output: str              # the output it differentiates: "logits", "sop_logits", "start_logits", ...
-    backward: Callable       # losses.*_backward(bk, dloss, cache)
+    backward: Callable       # losses.*_backward(bk, dloss, cache), or cross_entropy_row_gradient for an MLM
     weight: float            # d loss / d term: 1.0, or 0.5 for the mean of question answering's two CEs
     cache: object            # the loss's cache record
 
@@ -533,13 +533,15 @@ class AlbertPreTrainedModel:
             douts[name] = self.xp.astype(arr, self._xp_dtype)
         return douts
 
-    def _token_loss(self, logits, labels, batch, num_classes, output):
-        """CE over every token whose label is not -100 (MLM and token classification); (None, None) without labels."""
+    def _token_loss(self, logits, labels, batch, num_classes, output, backward=losses.cross_entropy_backward):
+        """CE over every token whose label is not -100 (MLM and token classification); (None, None) without labels.
+
+        `backward` gives the logits' gradient: an array, or (for the MLM head) a losses.RowGradient."""
         if labels is None:
             return None, None
         y = prepare_labels(self.backend, labels, "labels", (batch.batch_size * batch.seq_len,), "class", num_classes)
         loss, cache = losses.cross_entropy_forward(self.backend, logits, y)
-        return loss, [LossTerm(output, losses.cross_entropy_backward, 1.0, cache)]
+        return loss, [LossTerm(output, backward, 1.0, cache)]
 
 
 _WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"

@@ -181,6 +181,40 @@ def test_cross_entropy_with_every_row_ignored_is_nan_like_torch():
     np.testing.assert_array_equal(losses.cross_entropy_backward(BK, 1.0, cache), np.zeros((2, 3)))  # as torch's
 
 
+def test_linear_backward_over_counted_rows_equals_the_backward_of_the_whole_zero_padded_gradient():
+    x, w = rng.normal(size=(7, 4)), rng.normal(size=(6, 4))
+    rows, dy = np.array([5, 0, 3]), rng.normal(size=(3, 6))
+    _, cache = ops.linear_forward(BK, x, w, np.zeros(6))
+    dense = np.zeros((7, 6))
+    dense[rows] = dy
+    dx, dw, db = ops.linear_backward_rows(BK, rows, dy, cache)
+    for got, want in zip((dx, dw, db), ops.linear_backward(BK, dense, cache)):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    assert np.all(dx[[1, 2, 4, 6]] == 0.0) and np.all(dx[rows] != 0.0)
+
+
+@pytest.mark.parametrize("cls", [an.AlbertForMaskedLM, an.AlbertForPreTraining], ids=lambda c: c.__name__)
+def test_mlm_loss_backward_over_counted_rows_equals_backward_of_the_dense_logit_gradient(cls):
+    """The loss hands the decoder a RowGradient; given the same gradient as a [B, S, V] array, backward agrees."""
+    cfg = tiny_config(vocab_size=20)
+    model = random_params(cls(cfg, dtype="float64", seed=0))
+    batch = make_batch(cls, cfg, batch=2, seq=5)
+    batch["labels"][0, :3] = -100                 # some positions without a label
+    out = model(**batch)
+    from_loss = model.backward()
+    name = "logits" if cls is an.AlbertForMaskedLM else "prediction_logits"
+    cache = model._tape.loss[0].cache
+    dlogits = np.reshape(losses.cross_entropy_backward(BK, 1.0, cache), out[name].shape)
+    assert np.count_nonzero(np.any(dlogits != 0, axis=-1)) == int(np.sum(batch["labels"] != -100))
+    grad_outputs = {name: dlogits}
+    if cls is an.AlbertForPreTraining:            # the SOP term's gradient, as its loss gives it
+        grad_outputs["sop_logits"] = losses.cross_entropy_backward(BK, 1.0, model._tape.loss[1].cache)
+    model(**batch)
+    from_array = model.backward(grad_outputs)
+    for k in model.params:
+        np.testing.assert_allclose(from_loss[k], from_array[k], rtol=1e-12, atol=1e-14, err_msg=k)
+
+
 HEADS = [c for c in an.ALL_MODEL_CLASSES if c is not an.AlbertModel]
 
 
