@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -106,6 +107,7 @@ def header(with_torch=True):
                       f"transformers {transformers.__version__}")
     lines += ["BLAS and thread pools (threadpoolctl): " + line for line in blas_lines()]
     lines += kernel_setting_lines()
+    lines += memory_lines()
     if with_torch:
         lines.append("torch's own BLAS (linked into it, so threadpoolctl cannot see it): " + torch_blas())
     return lines
@@ -129,6 +131,41 @@ def kernel_setting_lines():
         own = subprocess.run([sys.executable, "-c", ask], env=env, capture_output=True, text=True).stdout.strip()
         lines.append(f"  OPENBLAS_CORETYPE forces OpenBLAS's kernel; without it OpenBLAS picks {own or '?'} on this CPU")
     return lines
+
+
+# glibc's settings that decide whether freed memory stays in the process (docs/performance.md, "Fresh memory").
+ALLOCATOR_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX",
+                      "LD_PRELOAD")
+VIRTIO_BALLOON, VIRTIO_BALLOON_F_REPORTING = "0x0005", 5   # the device id and the feature bit, in the virtio spec
+
+
+def memory_lines(virtio_root="/sys/bus/virtio/devices"):
+    """The allocator settings in the environment, and whether this is a VM that takes freed memory back."""
+    found = [f"{name}={os.environ[name]}" for name in ALLOCATOR_SETTINGS if name in os.environ]
+    lines = ["allocator settings in the environment: " + (" ".join(found) if found else "none")]
+    if free_page_reporting(virtio_root):
+        lines.append("memory: a VM whose balloon reports free pages to the host (virtio-balloon free page reporting): "
+                     "memory freed for about 2 s goes back to the host and costs several times as much to touch "
+                     "again, for both frameworks (docs/performance.md, 'Fresh memory')")
+    return lines
+
+
+def free_page_reporting(virtio_root="/sys/bus/virtio/devices"):
+    """True when a virtio balloon device offers free page reporting: its feature string (one 0/1 per bit) has
+    bit VIRTIO_BALLOON_F_REPORTING set. False on bare metal or without that feature."""
+    root = Path(virtio_root)
+    if not root.is_dir():
+        return False
+    for dev in sorted(root.iterdir()):
+        try:
+            if (dev / "device").read_text().strip() != VIRTIO_BALLOON:
+                continue
+            features = (dev / "features").read_text().strip()
+        except OSError:
+            continue
+        if len(features) > VIRTIO_BALLOON_F_REPORTING and features[VIRTIO_BALLOON_F_REPORTING] == "1":
+            return True
+    return False
 
 
 def torch_blas():

@@ -1,0 +1,34 @@
+"""tools/bench_lib.py's machine header: it says when the VM takes freed memory back (free page reporting)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import bench_lib  # noqa: E402
+
+
+def fake_virtio(root, devices):
+    for i, (device, features) in enumerate(devices):
+        d = root / f"virtio{i}"
+        d.mkdir(parents=True)
+        (d / "device").write_text(device + "\n")
+        (d / "features").write_text(features + "\n")
+    return root
+
+
+def test_a_balloon_with_the_reporting_bit_is_named_in_the_header(tmp_path, monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    # Firecracker's balloon as this project's VMs show it: bits 1, 2, 5 and 7 set
+    root = fake_virtio(tmp_path, [("0x0002", "0010001001"), ("0x0005", "0110010100000000")])
+    assert bench_lib.free_page_reporting(root)
+    lines = bench_lib.memory_lines(root)
+    assert lines[0] == "allocator settings in the environment: none"
+    assert "free page reporting" in lines[1]
+
+
+def test_a_balloon_without_the_reporting_bit_or_no_virtio_at_all_adds_no_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1073741824")
+    root = fake_virtio(tmp_path / "a", [("0x0005", "0110000100000000"), ("0x0001", "0000011111")])
+    assert not bench_lib.free_page_reporting(root)
+    assert not bench_lib.free_page_reporting(tmp_path / "missing")
+    assert bench_lib.memory_lines(root) == ["allocator settings in the environment: MALLOC_MMAP_THRESHOLD_=1073741824"]
