@@ -30,8 +30,7 @@ class Backend:
         self.name = name
         self.device = device
         self.num_threads = default_num_threads()  # threads for matmul, rowwise and batchwise (NumPy only)
-        self.block_bytes = 768 * 1024              # `rowwise` block size: about the L2 cache, and few blocks
-                                                   # (docs/performance.md, "Block size")
+        self.block_bytes = 512 * 1024              # `rowwise` block size: fits the CPU's L2 cache
         self.seed(seed)
 
     def __repr__(self) -> str:
