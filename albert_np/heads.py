@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from . import ops
 from .layers import accumulate, record
-from .losses import RowGradient
 
 
 @dataclass
@@ -42,11 +41,12 @@ def mlm_head_backward(bk, dlogits, cache, act, decoder_weight, grads, trace_grad
     # d logits [N, V] -> d sequence [N, H]. dlogits is an array, or the loss's RowGradient (zero outside the
     # positions with a label), whose decoder backward multiplies only those rows
     c, lead = cache, cache.lead
+    rows_only = isinstance(dlogits, ops.RowGradient)
     if trace_grad is not None:
-        record(trace_grad, "predictions.decoder", dlogits.dense(bk) if isinstance(dlogits, RowGradient) else dlogits,
+        record(trace_grad, "predictions.decoder", dlogits.dense(bk) if rows_only else dlogits,
                lead + (dlogits.shape[1],))
-    if isinstance(dlogits, RowGradient):
-        dh, dw, db = ops.linear_backward_rows(bk, dlogits.rows, dlogits.values, c.decoder)
+    if rows_only:
+        dh, dw, db = ops.linear_backward_rows(bk, dlogits, c.decoder)
     else:
         dh, dw, db = ops.linear_backward(bk, dlogits, c.decoder)
     accumulate(grads, decoder_weight, dw)                      # the tied decoder adds to the word-embedding gradient

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from .ops import sigmoid
+from .ops import RowGradient, sigmoid
 
 
 @dataclass
@@ -18,20 +18,6 @@ class CrossEntropyCache:
     rows: object     # [n] ints: where those rows are among the logits' N
     labels: object   # [n] ints: their labels
     shape: tuple     # (N, C): the logits' shape, which the gradient has
-
-
-@dataclass
-class RowGradient:
-    """A gradient that is zero outside some rows: the cross-entropy's, on an MLM's ~15% of positions with a label.
-
-    A head that can use it (the MLM decoder) multiplies only these rows; `dense` gives the whole [N, C] array.
-    """
-    rows: object     # [n] distinct ints: where the nonzero rows are among the N
-    values: object   # [n, C] the gradient on those rows
-    shape: tuple     # (N, C) the whole gradient's shape
-
-    def dense(self, bk):
-        return bk.set_rows(bk.zeros(self.shape, self.values.dtype), self.rows, self.values)
 
 
 def log_softmax_rows(xp, x):
@@ -69,9 +55,9 @@ def cross_entropy_backward(bk, dloss, cache):
 
 
 def cross_entropy_row_gradient(bk, dloss, cache):
-    # d loss / d logits = (softmax(logits) - onehot(label)) / n on the n counted rows, 0 on the others, as a
-    # RowGradient; in row blocks, so the one-hot rows and their bool comparison are block-sized, not two more
-    # [n, C] arrays
+    # d loss / d logits = (softmax(logits) - onehot(label)) / n on the n counted rows, 0 on the others, as an
+    # ops.RowGradient (rows, values, shape); in row blocks, so the one-hot rows and their bool comparison are
+    # block-sized, not two more [n, C] arrays
     xp, c = bk.xp, cache
     classes = bk.arange(c.shape[1])
     scale = dloss / max(c.logp.shape[0], 1)     # with no counted row, d is [0, C] and the gradient all zeros (torch's too)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import heads, losses
+from . import heads, losses, ops
 from ._types import ArrayLike
 from .checkpoint import linear_shapes, mlm_head_shapes
 from .config import AlbertConfig
@@ -35,8 +35,9 @@ def _require_tied(cfg):
 
 
 def _flat_logit_gradient(xp, dlogits, vocab_size):
-    # the MLM logits' gradient as [N, V]: the loss's RowGradient is already; a given [B, S, V] array is reshaped
-    return dlogits if isinstance(dlogits, losses.RowGradient) else xp.reshape(dlogits, (-1, vocab_size))
+    # the MLM logits' gradient as [N, V]: the loss's ops.RowGradient already has that shape; an array given to
+    # backward(grad_outputs) as [B, S, V] is reshaped
+    return dlogits if isinstance(dlogits, ops.RowGradient) else xp.reshape(dlogits, (-1, vocab_size))
 
 
 class AlbertModel(AlbertPreTrainedModel):

@@ -28,6 +28,21 @@ FAST_GELU_SQRT_2_OVER_PI = 0.7978845608  # transformers' FastGELUActivation uses
 
 
 @dataclass
+class RowGradient:
+    """A gradient that is zero outside some rows: the cross-entropy's, on an MLM's ~15% of positions with a label.
+
+    A backward that can use it (`linear_backward_rows`, the MLM decoder's) works on these rows only; `dense`
+    gives the whole [N, C] array.
+    """
+    rows: object     # [n] distinct ints: where the nonzero rows are among the N
+    values: object   # [n, C] the gradient on those rows
+    shape: tuple     # (N, C) the whole gradient's shape
+
+    def dense(self, bk):
+        return bk.set_rows(bk.zeros(self.shape, self.values.dtype), self.rows, self.values)
+
+
+@dataclass
 class LinearCache:
     x: object        # [N, I] the input
     w: object        # [O, I] the weight
@@ -44,12 +59,12 @@ def linear_backward(bk, dy, cache):
     return (dx,) + linear_backward_weights(bk, dy, cache.x)
 
 
-def linear_backward_rows(bk, rows, dy, cache):
-    # dy [n, O] is d loss / d y on `rows` [n] of y's N rows and zero on the others (an MLM's decoder):
-    # dx = dy W on those rows, 0 elsewhere;  dW = dy^T x[rows];  db = sum_n dy.  The zero rows add nothing,
-    # so the products skip them: for an MLM, 15% of the work of linear_backward on the whole [N, O] gradient
-    dx = bk.set_rows(bk.zeros((cache.x.shape[0], cache.w.shape[1]), dy.dtype), rows, bk.matmul(dy, cache.w))
-    return (dx,) + linear_backward_weights(bk, dy, bk.xp.take(cache.x, rows, axis=0))
+def linear_backward_rows(bk, dy, cache):
+    # dy: a RowGradient, d loss / d y [N, O] that is zero outside dy.rows (an MLM's decoder, 15% of N):
+    # dx = dy W on those rows, 0 elsewhere;  dW = dy^T x[rows];  db = sum_n dy.  The zero rows add nothing, so
+    # the products skip them
+    dx = RowGradient(dy.rows, bk.matmul(dy.values, cache.w), (cache.x.shape[0], cache.w.shape[1])).dense(bk)
+    return (dx,) + linear_backward_weights(bk, dy.values, bk.xp.take(cache.x, dy.rows, axis=0))
 
 
 def linear_backward_weights(bk, dy, x):

@@ -479,7 +479,7 @@ class AlbertPreTrainedModel:
             douts = self._check_grad_outputs(grad_outputs, tape)
         grads, trace_grad = {}, ({} if tape.trace_names is not None else None)
         dseq, dpooled = self._head_backward(douts, tape, grads, trace_grad)
-        del douts                                # an MLM's [N, V] logit gradients: freed before the encoder's backward
+        del douts                                # an MLM's logit gradients ([n, V] rows or [N, V]): freed before the encoder's backward
         dembeds = self._albert_backward(tape, dseq, dpooled, grads, trace_grad)
         if tape.prefix != self.prefix:           # model.albert differentiating its parent's forward
             n = len(tape.prefix)
@@ -536,7 +536,7 @@ class AlbertPreTrainedModel:
     def _token_loss(self, logits, labels, batch, num_classes, output, backward=losses.cross_entropy_backward):
         """CE over every token whose label is not -100 (MLM and token classification); (None, None) without labels.
 
-        `backward` gives the logits' gradient: an array, or (for the MLM head) a losses.RowGradient."""
+        `backward` gives the logits' gradient: an array, or (for the MLM head) an ops.RowGradient."""
         if labels is None:
             return None, None
         y = prepare_labels(self.backend, labels, "labels", (batch.batch_size * batch.seq_len,), "class", num_classes)

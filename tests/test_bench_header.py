@@ -16,8 +16,13 @@ def fake_virtio(root, devices):
     return root
 
 
+def without_allocator_settings(monkeypatch):
+    for name in bench_lib.ALLOCATOR_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+
 def test_a_balloon_with_the_reporting_bit_is_named_in_the_header(tmp_path, monkeypatch):
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    without_allocator_settings(monkeypatch)
     # Firecracker's balloon as this project's VMs show it: bits 1, 2, 5 and 7 set
     root = fake_virtio(tmp_path, [("0x0002", "0010001001"), ("0x0005", "0110010100000000")])
     assert bench_lib.free_page_reporting(root)
@@ -27,6 +32,7 @@ def test_a_balloon_with_the_reporting_bit_is_named_in_the_header(tmp_path, monke
 
 
 def test_a_balloon_without_the_reporting_bit_or_no_virtio_at_all_adds_no_line(tmp_path, monkeypatch):
+    without_allocator_settings(monkeypatch)
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1073741824")
     root = fake_virtio(tmp_path / "a", [("0x0005", "0110000100000000"), ("0x0001", "0000011111")])
     assert not bench_lib.free_page_reporting(root)

@@ -181,16 +181,20 @@ def test_cross_entropy_with_every_row_ignored_is_nan_like_torch():
     np.testing.assert_array_equal(losses.cross_entropy_backward(BK, 1.0, cache), np.zeros((2, 3)))  # as torch's
 
 
-def test_linear_backward_over_counted_rows_equals_the_backward_of_the_whole_zero_padded_gradient():
+@pytest.mark.parametrize("rows", [[5, 0, 3], []], ids=["three rows", "no row"])
+def test_linear_backward_over_counted_rows_equals_the_backward_of_the_whole_zero_padded_gradient(rows):
     x, w = rng.normal(size=(7, 4)), rng.normal(size=(6, 4))
-    rows, dy = np.array([5, 0, 3]), rng.normal(size=(3, 6))
+    rows = np.array(rows, dtype=np.int64)
+    dy = ops.RowGradient(rows, rng.normal(size=(len(rows), 6)), (7, 6))
     _, cache = ops.linear_forward(BK, x, w, np.zeros(6))
     dense = np.zeros((7, 6))
-    dense[rows] = dy
-    dx, dw, db = ops.linear_backward_rows(BK, rows, dy, cache)
+    dense[rows] = dy.values
+    np.testing.assert_array_equal(dy.dense(BK), dense)
+    dx, dw, db = ops.linear_backward_rows(BK, dy, cache)
     for got, want in zip((dx, dw, db), ops.linear_backward(BK, dense, cache)):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
-    assert np.all(dx[[1, 2, 4, 6]] == 0.0) and np.all(dx[rows] != 0.0)
+    others = np.setdiff1d(np.arange(7), rows)
+    assert np.all(dx[others] == 0.0) and np.all(dx[rows] != 0.0)
 
 
 @pytest.mark.parametrize("cls", [an.AlbertForMaskedLM, an.AlbertForPreTraining], ids=lambda c: c.__name__)
@@ -201,6 +205,7 @@ def test_mlm_loss_backward_over_counted_rows_equals_backward_of_the_dense_logit_
     batch = make_batch(cls, cfg, batch=2, seq=5)
     batch["labels"][0, :3] = -100                 # some positions without a label
     out = model(**batch)
+    assert model._tape.loss[0].backward is losses.cross_entropy_row_gradient   # the rows-only path is the one tested
     from_loss = model.backward()
     name = "logits" if cls is an.AlbertForMaskedLM else "prediction_logits"
     cache = model._tape.loss[0].cache
