@@ -137,9 +137,10 @@ def kernel_setting_lines():
 ALLOCATOR_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX",
                       "LD_PRELOAD")
 VIRTIO_BALLOON, VIRTIO_BALLOON_F_REPORTING = "0x0005", 5   # the device id and the feature bit, in the virtio spec
+VIRTIO_DEVICES = "/sys/bus/virtio/devices"                   # where Linux lists a VM's virtio devices
 
 
-def memory_lines(virtio_root="/sys/bus/virtio/devices"):
+def memory_lines(virtio_root=VIRTIO_DEVICES):
     """The allocator settings in the environment, and whether this is a VM that takes freed memory back."""
     found = [f"{name}={os.environ[name]}" for name in ALLOCATOR_SETTINGS if name in os.environ]
     lines = ["allocator settings in the environment: " + (" ".join(found) if found else "none")]
@@ -150,7 +151,7 @@ def memory_lines(virtio_root="/sys/bus/virtio/devices"):
     return lines
 
 
-def free_page_reporting(virtio_root="/sys/bus/virtio/devices"):
+def free_page_reporting(virtio_root=VIRTIO_DEVICES):
     """True when a virtio balloon device offers free page reporting: its feature string (one 0/1 per bit) has
     bit VIRTIO_BALLOON_F_REPORTING set. False on bare metal or without that feature."""
     root = Path(virtio_root)
