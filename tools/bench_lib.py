@@ -134,21 +134,44 @@ def kernel_setting_lines():
 
 
 # glibc's settings that decide whether freed memory stays in the process (docs/performance.md, "Fresh memory").
+# NUMPY_MADVISE_HUGEPAGE=0 stops NumPy asking the kernel for huge pages on arrays of 4 MiB and up, which torch
+# never asks for ("Huge pages" in docs/performance.md).
 ALLOCATOR_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX",
-                      "LD_PRELOAD")
+                      "LD_PRELOAD", "NUMPY_MADVISE_HUGEPAGE")
 VIRTIO_BALLOON, VIRTIO_BALLOON_F_REPORTING = "0x0005", 5   # the device id and the feature bit, in the virtio spec
 VIRTIO_DEVICES = "/sys/bus/virtio/devices"                   # where Linux lists a VM's virtio devices
+HUGE_PAGES = "/sys/kernel/mm/transparent_hugepage/enabled"   # the kernel's mode, e.g. "always [madvise] never"
+HUGE_PAGE_MEANING = {
+    "always": "large arrays of both frameworks get them",
+    "madvise": "NumPy asks for them on arrays of 4 MiB and up unless NUMPY_MADVISE_HUGEPAGE=0; torch does not",
+    "never": "neither framework gets them",
+}
 
 
-def memory_lines(virtio_root=VIRTIO_DEVICES):
-    """The allocator settings in the environment, and whether this is a VM that takes freed memory back."""
+def memory_lines(virtio_root=VIRTIO_DEVICES, huge_pages=HUGE_PAGES):
+    """The allocator settings in the environment, the kernel's huge-page mode, and whether this is a VM that takes
+    freed memory back."""
     found = [f"{name}={os.environ[name]}" for name in ALLOCATOR_SETTINGS if name in os.environ]
     lines = ["allocator settings in the environment: " + (" ".join(found) if found else "none")]
+    mode = huge_page_mode(huge_pages)
+    if mode is not None:
+        lines.append(f"transparent huge pages: {mode} ({HUGE_PAGE_MEANING.get(mode, 'a mode this script does not know')})")
     if free_page_reporting(virtio_root):
         lines.append("memory: a VM whose balloon reports free pages to the host (virtio-balloon free page reporting): "
                      "memory freed for about 2 s goes back to the host and costs several times as much to touch "
                      "again, for both frameworks (docs/performance.md, 'Fresh memory')")
     return lines
+
+
+def huge_page_mode(path=HUGE_PAGES):
+    """The kernel's transparent huge page mode, the bracketed word of `path` ("always", "madvise" or "never"), or
+    None where the file is missing (not Linux, or a kernel without them)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    found = re.search(r"\[(\w+)\]", text)
+    return found.group(1) if found else None
 
 
 def free_page_reporting(virtio_root=VIRTIO_DEVICES):
