@@ -37,7 +37,8 @@ def test_a_balloon_without_the_reporting_bit_or_no_virtio_at_all_adds_no_line(tm
     root = fake_virtio(tmp_path / "a", [("0x0005", "0110000100000000"), ("0x0001", "0000011111")])
     assert not bench_lib.free_page_reporting(root)
     assert not bench_lib.free_page_reporting(tmp_path / "missing")
-    assert bench_lib.memory_lines(root, huge_pages=tmp_path / "no-huge-pages") == ["allocator settings in the environment: MALLOC_MMAP_THRESHOLD_=1073741824"]
+    assert bench_lib.memory_lines(root, huge_pages=tmp_path / "no-huge-pages") == [
+        "allocator settings in the environment: MALLOC_MMAP_THRESHOLD_=1073741824"]
 
 
 def test_the_kernels_huge_page_mode_is_named_with_what_it_means_for_numpy_and_torch(tmp_path, monkeypatch):

@@ -155,7 +155,8 @@ def memory_lines(virtio_root=VIRTIO_DEVICES, huge_pages=HUGE_PAGES):
     lines = ["allocator settings in the environment: " + (" ".join(found) if found else "none")]
     mode = huge_page_mode(huge_pages)
     if mode is not None:
-        lines.append(f"transparent huge pages: {mode} ({HUGE_PAGE_MEANING.get(mode, 'a mode this script does not know')})")
+        meaning = HUGE_PAGE_MEANING.get(mode, "a mode this script does not know")
+        lines.append(f"transparent huge pages: {mode} ({meaning})")
     if free_page_reporting(virtio_root):
         lines.append("memory: a VM whose balloon reports free pages to the host (virtio-balloon free page reporting): "
                      "memory freed for about 2 s goes back to the host and costs several times as much to touch "
